@@ -1,0 +1,55 @@
+# inlife: the README's two commands are `make demo` and `make test`; everything else is for developers.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test test-fast bench mlflow-ui clean check-java check-python help
+
+help:
+	@echo "make demo   - set up .venv if needed and run the main job locally on generated data"
+	@echo "make test   - set up .venv if needed and run the test suite"
+	@echo "make bench  - run the benchmarks (prints JSON)"
+	@echo "make clean  - remove the local lake, MLflow store and build files (not .venv)"
+
+check-python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' || { \
+	  echo "inlife needs Python 3.10 or newer; '$(PYTHON)' is $$($(PYTHON) --version 2>&1)."; \
+	  echo "Install it (Debian/Ubuntu: apt-get install python3 python3-venv) or run: make PYTHON=python3.11 ..."; \
+	  exit 1; }
+
+check-java:
+	@v=$$(java -version 2>&1 | awk -F'"' '/version/ {print $$2}' | awk -F. '{print ($$1 == "1") ? $$2 : $$1}'); \
+	if [ -z "$$v" ]; then \
+	  echo "Java was not found. Spark 4 needs Java 17 or 21:"; \
+	  echo "  Debian/Ubuntu: sudo apt-get install -y openjdk-17-jre-headless"; \
+	  echo "  macOS:         brew install openjdk@17"; exit 1; \
+	elif [ "$$v" -lt 17 ]; then \
+	  echo "Java $$v is too old. Spark 4 needs Java 17 or 21:"; \
+	  echo "  Debian/Ubuntu: sudo apt-get install -y openjdk-17-jre-headless (then select it with update-alternatives)"; \
+	  exit 1; fi
+
+$(STAMP): setup.py | check-python
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+demo: check-java $(STAMP)
+	$(VENV)/bin/inlife demo
+
+test: check-java $(STAMP)
+	$(PY) -m pytest
+
+test-fast: check-java $(STAMP)
+	$(PY) -m pytest -m "not slow"
+
+bench: check-java $(STAMP)
+	$(PY) benchmarks/generate_and_ingest.py --subscribers 100000
+
+mlflow-ui: $(STAMP)
+	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db --default-artifact-root ./mlartifacts --port 5000
+
+clean:
+	rm -rf lakehouse landing truth mlflow.db mlartifacts build spark-warehouse metastore_db derby.log

@@ -1,0 +1,98 @@
+"""The one place a SparkSession is built.
+
+Two cases:
+- inlife starts Spark itself (``inlife JOB``, tests, notebooks): local mode from config — master, driver
+  memory, adaptive execution, a small shuffle partition count, quiet logs;
+- the driver was started by spark-submit (``./spark-submit.sh``, a cluster scheduler): the session and its
+  resources are the cluster's; inlife changes nothing but the log level and the SQL settings every engine
+  needs to write portable files.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from inlife.config import Config
+
+LOG4J2 = Path(__file__).with_name("log4j2.properties")
+
+# Settings that make data files any Delta reader understands; they are per-session SQL settings, not
+# cluster resources, so they are applied under spark-submit too.
+PORTABLE_SQL_CONF = {
+    # INT96 timestamps are a legacy encoding; Delta readers other than Spark expect microseconds.
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+}
+
+
+def under_spark_submit() -> bool:
+    """True when this Python driver was launched by spark-submit (it hands us its JVM gateway)."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
+def build_session(conf: Config, app_name: str | None = None, verbose: bool = False):
+    """Return the session for this process, creating it from ``conf`` unless spark-submit already did."""
+    from pyspark.sql import SparkSession
+
+    sc = conf["spark"]
+    name = app_name or sc["app_name"]
+    if under_spark_submit():
+        spark = SparkSession.builder.appName(name).getOrCreate()
+        if spark.sparkContext.master.startswith("local"):
+            # spark-submit.sh in local mode: apply the SQL-level local settings (resources were passed
+            # on its command line).
+            spark.conf.set("spark.sql.shuffle.partitions", str(sc["shuffle_partitions"]))
+            spark.conf.set("spark.sql.adaptive.enabled", str(sc["adaptive"]).lower())
+    else:
+        builder = (
+            SparkSession.builder.master(sc["master"]).appName(name)
+            .config("spark.driver.memory", sc["driver_memory"])
+            .config("spark.sql.shuffle.partitions", str(sc["shuffle_partitions"]))
+            .config("spark.sql.adaptive.enabled", str(sc["adaptive"]).lower())
+            .config("spark.sql.adaptive.coalescePartitions.enabled", "true")
+            .config("spark.ui.showConsoleProgress", str(sc["show_console_progress"]).lower())
+            .config("spark.ui.enabled", str(sc["ui_enabled"]).lower())
+            .config("spark.sql.session.timeZone", sc["timezone"])
+            # Quiet start-up: the log4j2 file sets WARN before the JVM prints anything.
+            .config("spark.driver.extraJavaOptions", f"-Dlog4j.configurationFile=file:{LOG4J2}")
+            .config("spark.executor.extraJavaOptions", f"-Dlog4j.configurationFile=file:{LOG4J2}")
+        )
+        for key, value in _delta_spark_settings(conf).items():
+            builder = builder.config(key, value)
+        for key, value in (sc.get("conf") or {}).items():
+            builder = builder.config(key, str(value))
+        spark = builder.getOrCreate()
+    for key, value in PORTABLE_SQL_CONF.items():
+        spark.conf.set(key, value)
+    spark.sparkContext.setLogLevel("INFO" if verbose else sc["log_level"])
+    return spark
+
+
+def _delta_spark_settings(conf: Config) -> dict[str, str]:
+    """Delta Lake jars and extensions for a local session, only when config provides the jars.
+
+    Jars are never downloaded unless ``lake.maven_repository`` names a repository to fetch them from.
+    """
+    lake = conf["lake"]
+    if lake["engine"] == "delta-rs":
+        return {}
+    settings: dict[str, str] = {}
+    if lake["delta_spark_jars"]:
+        settings["spark.jars"] = ",".join(lake["delta_spark_jars"])
+    elif lake["maven_repository"] and lake["engine"] == "delta-spark":
+        settings["spark.jars.packages"] = lake["delta_spark_package"]
+        settings["spark.jars.repositories"] = lake["maven_repository"]
+    else:
+        return {}
+    settings["spark.sql.extensions"] = "io.delta.sql.DeltaSparkSessionExtension"
+    settings["spark.sql.catalog.spark_catalog"] = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+    return settings
+
+
+def delta_spark_available(spark) -> bool:
+    """Whether the Delta Lake Spark classes are on this session's classpath."""
+    try:
+        loader = spark._jvm.java.lang.Thread.currentThread().getContextClassLoader()
+        spark._jvm.java.lang.Class.forName("io.delta.sql.DeltaSparkSessionExtension", True, loader)
+        return True
+    except Exception:  # py4j raises its own error type for ClassNotFoundException
+        return False

@@ -1,0 +1,165 @@
+"""Delta tables by logical name (``layer.table``): the one interface every job uses.
+
+    tables = Tables(spark, conf)
+    tables.overwrite_partitions("intermediate.voice_monthly", df, partition_by=["month"])
+    df = tables.read("intermediate.voice_monthly", partitions={"month": "2024-03"})
+
+Two engines sit behind it (see docs/ARCHITECTURE.md): ``delta-spark`` (native, needs the Delta Lake jars)
+and ``delta-rs`` (Spark writes Parquet, the ``deltalake`` package commits). ``lake.engine: auto`` takes
+delta-spark when its classes load in this session, otherwise delta-rs. Jobs never know which one runs.
+
+Every write checks the frame against the table's schema first and fails listing the differences, unless
+``evolve=True`` asks to add new nullable columns. Writes are staged then committed in one transaction, so
+a failure before the commit leaves the table at its previous version.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Iterable, Sequence
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
+
+from inlife.config import Config, resolve_path
+from inlife.errors import TableError
+from inlife.tables.base import (APPEND, MODES, OVERWRITE, OVERWRITE_PARTITIONS, CommitResult, Engine,
+                                StagedWrite)
+from inlife.tables.schemas import nullable, reconcile
+
+__all__ = ["Tables", "CommitResult", "StagedWrite", "APPEND", "OVERWRITE", "OVERWRITE_PARTITIONS",
+           "select_engine"]
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+
+
+def select_engine(spark: SparkSession, choice: str) -> Engine:
+    from inlife.session import delta_spark_available
+
+    if choice not in ("auto", "delta-rs", "delta-spark"):
+        raise TableError(f"lake.engine: unknown engine {choice!r} (auto, delta-rs or delta-spark)")
+    if choice == "delta-spark" or (choice == "auto" and delta_spark_available(spark)):
+        if not delta_spark_available(spark):
+            raise TableError("lake.engine is delta-spark but io.delta.sql.DeltaSparkSessionExtension is not "
+                             "on the classpath: set lake.delta_spark_jars (local jars), run on a cluster that "
+                             "has them, or use lake.engine: delta-rs")
+        from inlife.tables.delta_spark import DeltaSparkEngine
+        return DeltaSparkEngine(spark)
+    from inlife.tables.delta_rs import DeltaRsEngine
+    return DeltaRsEngine(spark)
+
+
+class Tables:
+    """Logical table names -> locations -> engine operations."""
+
+    def __init__(self, spark: SparkSession, conf: Config, engine: Engine | None = None):
+        self.spark = spark
+        self.conf = conf
+        self.engine = engine or select_engine(spark, conf.get("lake.engine"))
+
+    # -- names and locations ------------------------------------------------------------------------
+    def location(self, name: str) -> str:
+        """Where ``layer.table`` lives: ``lake.locations[name]`` or ``<lake.root>/<layer>/<table>``."""
+        if not NAME_RE.match(name or ""):
+            raise TableError(f"table name {name!r} is not of the form layer.table (lowercase, underscores)")
+        layer, table = name.split(".")
+        layers = self.conf.get("lake.layers")
+        if layer not in layers:
+            raise TableError(f"table {name}: unknown layer '{layer}' (lake.layers: {', '.join(layers)})")
+        explicit = self.conf.get("lake.locations").get(name)
+        if explicit:
+            return resolve_path(explicit, self.conf.project_root)
+        return f"{self.conf.path('lake.root').rstrip('/')}/{layer}/{table}"
+
+    def exists(self, name: str) -> bool:
+        return self.engine.exists(self.location(name))
+
+    # -- metadata -------------------------------------------------------------------------------------
+    def schema(self, name: str) -> StructType:
+        self._require(name)
+        return self.engine.schema(self.location(name))
+
+    def partition_columns(self, name: str) -> list[str]:
+        self._require(name)
+        return self.engine.partition_columns(self.location(name))
+
+    def version(self, name: str) -> int:
+        self._require(name)
+        return self.engine.version(self.location(name))
+
+    def history(self, name: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """Commits, newest first: version, timestamp, operation, parameters, metrics."""
+        self._require(name)
+        return self.engine.history(self.location(name), limit)
+
+    def vacuum(self, name: str, retention_hours: float | None = None) -> list[str]:
+        """Delete data files no version within the retention references (and abandoned staging files)."""
+        self._require(name)
+        hours = self.conf.get("lake.vacuum_retention_hours") if retention_hours is None else retention_hours
+        return self.engine.vacuum(self.location(name), hours)
+
+    # -- create and read ------------------------------------------------------------------------------
+    def create(self, name: str, schema: StructType, partition_by: Sequence[str] = ()) -> CommitResult:
+        self._check_partition_cols(name, schema, partition_by)
+        return self.engine.create(self.location(name), name, nullable(schema), list(partition_by))
+
+    def read(self, name: str, version: int | None = None, timestamp: datetime | str | None = None,
+             partitions: dict[str, Any] | None = None) -> DataFrame:
+        """The latest snapshot, or ``version``, or the one current at ``timestamp``; ``partitions`` prunes
+        by partition value (``{"month": "2024-03"}`` or ``{"month": ["2024-02", "2024-03"]}``)."""
+        if version is not None and timestamp is not None:
+            raise TableError(f"table {name}: give a version or a timestamp, not both")
+        return self.engine.read(self.location(name), name, version, timestamp, partitions)
+
+    # -- writes ---------------------------------------------------------------------------------------
+    def append(self, name: str, df: DataFrame, partition_by: Sequence[str] | None = None,
+               evolve: bool = False) -> CommitResult:
+        return self.stage(name, df, APPEND, partition_by, evolve).commit()
+
+    def overwrite(self, name: str, df: DataFrame, partition_by: Sequence[str] | None = None,
+                  evolve: bool = False) -> CommitResult:
+        """Replace the whole table's content (its history stays)."""
+        return self.stage(name, df, OVERWRITE, partition_by, evolve).commit()
+
+    def overwrite_partitions(self, name: str, df: DataFrame, partition_by: Sequence[str] | None = None,
+                             evolve: bool = False) -> CommitResult:
+        """Replace exactly the partitions present in ``df``; every other partition is untouched."""
+        return self.stage(name, df, OVERWRITE_PARTITIONS, partition_by, evolve).commit()
+
+    def stage(self, name: str, df: DataFrame, mode: str, partition_by: Sequence[str] | None = None,
+              evolve: bool = False) -> StagedWrite:
+        """Write the data files now, commit later. Jobs stage every output, validate, then commit, so a
+        failed check leaves every table at its previous version. A missing table is created by the commit
+        (with ``partition_by``)."""
+        if mode not in MODES:
+            raise TableError(f"table {name}: unknown write mode {mode!r} (one of {', '.join(MODES)})")
+        path = self.location(name)
+        if self.engine.exists(path):
+            table_parts = self.engine.partition_columns(path)
+            if partition_by is not None and list(partition_by) != table_parts:
+                raise TableError(f"table {name} is partitioned by {table_parts}, not {list(partition_by)}")
+            schema = reconcile(name, self.engine.schema(path), df.schema, evolve)
+            df = df.select(*[F.col(f"`{f.name}`") for f in schema.fields])
+            create, parts = False, table_parts
+        else:
+            parts = list(partition_by or [])
+            self._check_partition_cols(name, df.schema, parts)
+            schema, create = nullable(df.schema), True
+        if mode == OVERWRITE_PARTITIONS and not parts:
+            raise TableError(f"table {name} is not partitioned: use overwrite(), not overwrite_partitions()")
+        return self.engine.stage(path, name, df, mode, schema, parts, create)
+
+    # -- helpers --------------------------------------------------------------------------------------
+    def _require(self, name: str) -> None:
+        if not self.exists(name):
+            raise TableError(f"table {name} does not exist at {self.location(name)}")
+
+    @staticmethod
+    def _check_partition_cols(name: str, schema: StructType, partition_by: Iterable[str]) -> None:
+        missing = [c for c in partition_by if c not in schema.names]
+        if missing:
+            raise TableError(f"table {name}: partition column(s) {missing} are not in the schema "
+                             f"({', '.join(schema.names)})")
+        if partition_by and len(partition_by) == len(schema.names):
+            raise TableError(f"table {name}: every column is a partition column; keep at least one data column")

@@ -1,0 +1,78 @@
+"""What an engine must provide. Paths here are table locations; logical names live in the facade."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Sequence
+
+from pyspark.sql import DataFrame
+from pyspark.sql.types import StructType
+
+APPEND = "append"
+OVERWRITE = "overwrite"
+OVERWRITE_PARTITIONS = "overwrite_partitions"
+MODES = (APPEND, OVERWRITE, OVERWRITE_PARTITIONS)
+
+
+@dataclass
+class CommitResult:
+    """What one commit did. ``rows`` is None where the engine cannot tell without another pass."""
+    table: str
+    version: int
+    mode: str
+    rows: int | None = None
+    files: int = 0
+    partitions: list[dict[str, Any]] = field(default_factory=list)
+
+
+class StagedWrite(ABC):
+    """Data files written but not yet part of the table. ``commit()`` makes them visible in one transaction;
+    ``abort()`` discards them. Nothing a reader sees changes before ``commit()``.
+    """
+
+    table: str
+    read_version: int | None
+
+    @abstractmethod
+    def commit(self) -> CommitResult: ...
+
+    @abstractmethod
+    def abort(self) -> None: ...
+
+
+class Engine(ABC):
+    name: str
+
+    @abstractmethod
+    def exists(self, path: str) -> bool: ...
+
+    @abstractmethod
+    def create(self, path: str, label: str, schema: StructType, partition_by: Sequence[str]) -> CommitResult: ...
+
+    @abstractmethod
+    def schema(self, path: str) -> StructType: ...
+
+    @abstractmethod
+    def partition_columns(self, path: str) -> list[str]: ...
+
+    @abstractmethod
+    def version(self, path: str) -> int: ...
+
+    @abstractmethod
+    def read(self, path: str, label: str, version: int | None, timestamp: datetime | str | None,
+             partitions: dict[str, Any] | None) -> DataFrame: ...
+
+    @abstractmethod
+    def stage(self, path: str, label: str, df: DataFrame, mode: str, schema: StructType,
+              partition_by: Sequence[str], create: bool) -> StagedWrite: ...
+
+    @abstractmethod
+    def history(self, path: str, limit: int | None) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    def vacuum(self, path: str, retention_hours: float) -> list[str]: ...
+
+
+# A hook for tests of atomicity: called between writing data files and committing them.
+BEFORE_COMMIT_HOOKS: list[Callable[[str], None]] = []
