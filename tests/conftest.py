@@ -1,0 +1,63 @@
+"""Shared fixtures: one Spark session for the whole run, a fresh lake and MLflow store per test."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# Executors and the driver use this interpreter; GX must not phone home.
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+os.environ["GX_ANALYTICS_ENABLED"] = "false"
+os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+for name in [n for n in os.environ if n.startswith("INLIFE_")]:
+    del os.environ[name]  # the developer's own overrides must not leak into tests
+
+
+@pytest.fixture(scope="session")
+def session_tmp(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("inlife")
+
+
+@pytest.fixture(scope="session")
+def base_conf(session_tmp):
+    from inlife.config import load_config
+
+    return load_config("test", conf_dir=ROOT / "conf", overrides=[
+        f"lake.root={session_tmp / 'lake'}",
+        f"landing.root={session_tmp / 'landing'}",
+        f"truth.root={session_tmp / 'truth'}",
+        f"mlflow.tracking_uri=sqlite:///{session_tmp / 'mlflow.db'}",
+        f"mlflow.artifact_location={session_tmp / 'mlartifacts'}",
+        f"quality.data_docs_dir={session_tmp / 'data_docs'}",
+    ])
+
+
+@pytest.fixture(scope="session")
+def spark(base_conf):
+    from inlife.session import build_session
+
+    spark = build_session(base_conf, app_name="inlife-tests")
+    yield spark
+    spark.stop()
+
+
+@pytest.fixture
+def conf(base_conf, tmp_path):
+    """Configuration with a lake, landing area and stores of this test's own."""
+    return base_conf.with_overrides({
+        "lake.root": str(tmp_path / "lake"),
+        "landing.root": str(tmp_path / "landing"),
+        "truth.root": str(tmp_path / "truth"),
+        "quality.data_docs_dir": str(tmp_path / "data_docs"),
+    })
+
+
+@pytest.fixture
+def tables(spark, conf):
+    from inlife.tables import Tables
+
+    return Tables(spark, conf)
