@@ -113,6 +113,23 @@ def _read_yaml(path: Path) -> dict:
     return data
 
 
+def available_envs(conf_dir: Path, schema: Mapping | None = None) -> list[str]:
+    """Overlay files in conf/: those whose top-level keys are all sections of base.yaml (so sources.yaml,
+    tags.yaml and other rule files are not mistaken for environments)."""
+    schema = schema if schema is not None else _read_yaml(conf_dir / "base.yaml")
+    out = []
+    for p in sorted(conf_dir.glob("*.yaml")):
+        if p.stem == "base":
+            continue
+        try:
+            keys = set(_read_yaml(p))
+        except ConfigError:
+            keys = set()
+        if keys <= set(schema):
+            out.append(p.stem)
+    return out
+
+
 def parse_set(items: Iterable[str]) -> list[tuple[str, Any]]:
     """``["spark.master=local[2]", ...]`` -> ``[("spark.master", "local[2]"), ...]``, YAML-typed values."""
     pairs = []
@@ -195,7 +212,7 @@ def load_config(env: str | None = None, overrides: Iterable[str] | None = None,
 
     overlay_file = conf_dir / f"{env}.yaml"
     if not overlay_file.exists():
-        choices = sorted(p.stem for p in conf_dir.glob("*.yaml") if p.stem != "base")
+        choices = available_envs(conf_dir, schema)
         raise ConfigError(f"{overlay_file}: no such environment '{env}' (have: {', '.join(choices)})")
     _merge(schema, data, _read_yaml(overlay_file), str(overlay_file))
 

@@ -33,6 +33,8 @@ def build_session(conf: Config, app_name: str | None = None, verbose: bool = Fal
     """Return the session for this process, creating it from ``conf`` unless spark-submit already did."""
     from pyspark.sql import SparkSession
 
+    # pandas-on-Spark and Arrow conversions want this set before the JVM starts.
+    os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
     sc = conf["spark"]
     name = app_name or sc["app_name"]
     if under_spark_submit():

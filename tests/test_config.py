@@ -1,0 +1,102 @@
+"""Configuration: overlays, variables and --set, each checked against base.yaml with errors naming the source."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from inlife.config import load_config
+from inlife.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def conf_dir(tmp_path):
+    """A copy of the real conf/ to edit freely."""
+    d = tmp_path / "conf"
+    d.mkdir()
+    for f in (ROOT / "conf").glob("*.yaml"):
+        (d / f.name).write_text(f.read_text(encoding="utf-8"), encoding="utf-8")
+    return d
+
+
+def write(path: Path, data: dict) -> None:
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+
+
+def test_default_env_is_local_and_paths_resolve_under_the_project(conf_dir):
+    conf = load_config(conf_dir=conf_dir, environ={})
+    assert conf.env == "local"
+    assert conf.get("spark.master") == "local[*]"
+    assert conf.path("lake.root") == str(conf_dir.parent / "lakehouse")
+    assert conf.path("mlflow.artifact_location") == str(conf_dir.parent / "mlartifacts")
+
+
+def test_overlay_then_environment_then_set_in_that_order(conf_dir):
+    environ = {"INLIFE_SPARK__SHUFFLE_PARTITIONS": "16", "INLIFE_SPARK__DRIVER_MEMORY": "6g",
+               "INLIFE_CONF_DIR": "ignored: not a config key"}
+    conf = load_config("test", ["spark.shuffle_partitions=3", "lake.layers=[raw, scores]"], conf_dir, environ)
+    assert conf.get("spark.master") == "local[2]"          # from test.yaml
+    assert conf.get("spark.driver_memory") == "6g"         # variable beats overlay
+    assert conf.get("spark.shuffle_partitions") == 3       # --set beats variable, typed by YAML
+    assert conf.get("lake.layers") == ["raw", "scores"]
+
+
+def test_unknown_key_in_overlay_names_key_and_file(conf_dir):
+    write(conf_dir / "local.yaml", {"spark": {"drivermemory": "8g"}})
+    with pytest.raises(ConfigError) as err:
+        load_config("local", conf_dir=conf_dir, environ={})
+    msg = str(err.value)
+    assert "local.yaml" in msg and "spark.drivermemory" in msg and "driver_memory" in msg
+
+
+def test_wrong_type_names_key_file_and_types(conf_dir):
+    write(conf_dir / "local.yaml", {"spark": {"shuffle_partitions": "eight"}})
+    with pytest.raises(ConfigError, match=r"local\.yaml: 'spark\.shuffle_partitions' must be int .* got str 'eight'"):
+        load_config("local", conf_dir=conf_dir, environ={})
+
+
+def test_bool_is_not_an_int_and_int_is_a_float(conf_dir):
+    with pytest.raises(ConfigError, match="must be int"):
+        load_config("local", ["spark.shuffle_partitions=true"], conf_dir, environ={})
+    conf = load_config("local", ["ingest.max_bad_row_rate=1"], conf_dir, environ={})
+    assert conf.get("ingest.max_bad_row_rate") == 1
+
+
+def test_missing_required_value_names_key(conf_dir):
+    with pytest.raises(ConfigError, match=r"required value\(s\) not set: lake\.root"):
+        load_config("cluster", conf_dir=conf_dir, environ={})
+    conf = load_config("cluster", conf_dir=conf_dir, environ={"INLIFE_LAKE__ROOT": "hdfs:///lake"})
+    assert conf.path("lake.root") == "hdfs:///lake"
+
+
+def test_bad_environment_variable_and_set_are_named(conf_dir):
+    with pytest.raises(ConfigError, match="environment variable INLIFE_SPARK__NOPE: unknown key 'spark.nope'"):
+        load_config("local", conf_dir=conf_dir, environ={"INLIFE_SPARK__NOPE": "1"})
+    with pytest.raises(ConfigError, match=r"--set lake\.rot='x': unknown key 'lake\.rot'"):
+        load_config("local", ["lake.rot=x"], conf_dir, environ={})
+    with pytest.raises(ConfigError, match="expected section.key=value"):
+        load_config("local", ["lake.root"], conf_dir, environ={})
+
+
+def test_open_sections_take_free_keys_and_merge(conf_dir):
+    write(conf_dir / "local.yaml", {"lake": {"locations": {"raw.voice_cdr": "/data/cdr"}}})
+    conf = load_config("local", ["lake.locations.raw.billing=/data/bill"], conf_dir, environ={})
+    # dotted keys under an open section nest; the overlay's entry survives the --set
+    assert conf.get("lake.locations")["raw.voice_cdr"] == "/data/cdr"
+
+
+def test_unknown_environment_and_bad_yaml(conf_dir):
+    with pytest.raises(ConfigError, match=r"no such environment 'prod' \(have: cluster, local, test"):
+        load_config("prod", conf_dir=conf_dir, environ={})
+    (conf_dir / "local.yaml").write_text("spark: [unclosed", encoding="utf-8")
+    with pytest.raises(ConfigError, match="local.yaml: not valid YAML"):
+        load_config("local", conf_dir=conf_dir, environ={})
+
+
+def test_with_overrides_is_validated(base_conf):
+    assert base_conf.with_overrides({"spark.shuffle_partitions": 2}).get("spark.shuffle_partitions") == 2
+    with pytest.raises(ConfigError, match="unknown key 'spark.nope'"):
+        base_conf.with_overrides({"spark.nope": 1})
