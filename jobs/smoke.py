@@ -41,5 +41,5 @@ def run(spark, conf, rows: int = 30_000) -> int:
     if got != expected:
         raise InlifeError(f"{TABLE}: read back {got}, expected {expected}")
     print(f"smoke: {TABLE} ok at version {tables.version(TABLE)} ({tables.engine.name} engine): "
-          f"{tables.location(TABLE)}")
+          f"{tables.location(TABLE)} (master {spark.sparkContext.master})")
     return 0
