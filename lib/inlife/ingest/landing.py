@@ -1,0 +1,150 @@
+"""Landing folders: which files make a batch, what their first lines say, and reading their lines.
+
+Landing layout (conf/sources.yaml): ``<landing.root>/<source>/<YYYY-MM-DD>/<files>``. Files are listed and
+opened through Hadoop's FileSystem, so the same code reads local folders and object stores; gzip is
+decompressed by Hadoop's codec for ``*.gz``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from inlife.errors import InlifeError
+from inlife.sources import Source
+
+# A field separator that never occurs in text: each physical line is read as one string column.
+NEVER = "\u0001"
+REPLACEMENT = "\ufffd"
+
+
+class LandingError(InlifeError):
+    """A landing folder or file is missing, empty, or not in the contract's format."""
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    source: str
+    batch_date: date
+    path: str          # full URI, as Spark reports it in _metadata.file_path
+    relative: str      # <source>/<YYYY-MM-DD>/<name>: what quarantine rows record
+    size: int
+
+
+def _jvm_fs(spark: SparkSession, path: str):
+    jvm = spark._jvm
+    p = jvm.org.apache.hadoop.fs.Path(path)
+    return jvm, p, p.getFileSystem(spark._jsc.hadoopConfiguration())
+
+
+def batch_folder(root: str, source: str, batch: date) -> str:
+    return f"{root.rstrip('/')}/{source}/{batch.isoformat()}"
+
+
+def list_batch_files(spark: SparkSession, root: str, source: str, batch: date) -> list[LandingFile]:
+    """The data files of one batch (hidden ``.``/``_`` files skipped); errors for a missing or empty folder."""
+    folder = batch_folder(root, source, batch)
+    jvm, p, fs = _jvm_fs(spark, folder)
+    if not fs.exists(p) or not fs.getFileStatus(p).isDirectory():
+        raise LandingError(f"{source}: landing folder {folder} does not exist (batch {batch})")
+    files = []
+    for st in fs.listStatus(p):
+        name = st.getPath().getName()
+        if st.isDirectory() or name.startswith(".") or name.startswith("_"):
+            continue
+        uri = fs.makeQualified(st.getPath()).toString()
+        files.append(LandingFile(source, batch, uri, f"{source}/{batch.isoformat()}/{name}", int(st.getLen())))
+    if not files:
+        raise LandingError(f"{source}: landing folder {folder} holds no files (batch {batch})")
+    return sorted(files, key=lambda f: f.relative)
+
+
+def head_lines(spark: SparkSession, path: str, encoding: str, limit: int) -> list[str]:
+    """Up to ``limit`` first lines of a file, decompressed and decoded (malformed bytes become U+FFFD)."""
+    jvm, p, fs = _jvm_fs(spark, path)
+    stream = fs.open(p)
+    try:
+        codec = jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(
+            spark._jsc.hadoopConfiguration()).getCodec(p)
+        raw = codec.createInputStream(stream) if codec is not None else stream
+        reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(raw, encoding))
+        lines = []
+        while len(lines) < limit:
+            line = reader.readLine()
+            if line is None:
+                break
+            lines.append(line)
+        return lines
+    finally:
+        stream.close()
+
+
+def _fields(line: str, delimiter: str) -> int:
+    return len(line.split(delimiter))
+
+
+def check_file(spark: SparkSession, f: LandingFile, source: Source, encoding: str, limit: int) -> None:
+    """Cheap checks on the head of a file before anything is read in bulk or committed."""
+    if f.size == 0:
+        raise LandingError(f"{source.name}: file {f.path} is empty")
+    lines = head_lines(spark, f.path, encoding, limit)
+    if not lines:
+        raise LandingError(f"{source.name}: file {f.path} is empty (no lines after decompression)")
+    bad = [i + 1 for i, line in enumerate(lines) if REPLACEMENT in line]
+    if bad:
+        raise LandingError(
+            f"{source.name}: file {f.path} is not {encoding}: line(s) {bad[:5]} hold bytes that do not decode "
+            f"(U+FFFD); set landing.encoding (e.g. GBK) or the source's encoding in sources.yaml")
+    n = len(source.columns)
+    if source.format == "csv":
+        got = lines[0].split(source.delimiter)
+        if got != source.column_names:
+            expected = source.column_names
+            if len(got) == 1 and len(expected) > 1:
+                raise LandingError(
+                    f"{source.name}: file {f.path}: the header does not split on {source.delimiter!r} "
+                    f"(delimiter mismatch?): {lines[0][:120]!r}")
+            diffs = [f"column {i + 1} is {g!r}, expected {e!r}"
+                     for i, (g, e) in enumerate(zip(got, expected)) if g != e]
+            missing = [c for c in expected if c not in got]
+            extra = [c for c in got if c not in expected]
+            parts = diffs[:5]
+            if len(got) != len(expected):
+                parts.append(f"{len(got)} columns, expected {len(expected)}")
+            if missing:
+                parts.append(f"missing {missing}")
+            if extra:
+                parts.append(f"unexpected {extra}")
+            raise LandingError(f"{source.name}: file {f.path}: header differs from the contract: "
+                               + "; ".join(parts))
+        lines = lines[1:]
+    if lines and not any(_fields(line, source.delimiter) == n for line in lines):
+        raise LandingError(_delimiter_message(source, f.path, lines))
+
+
+def _delimiter_message(source: Source, path: str, lines: list[str]) -> str:
+    n = len(source.columns)
+    fits = [d for d in ("|", ",", "\t", ";", "^", "\u0001") if d != source.delimiter
+            and sum(_fields(line, d) == n for line in lines) > len(lines) // 2]
+    hint = f"; they do split on {fits[0]!r}" if fits else ""
+    return (f"{source.name}: file {path}: delimiter mismatch: no line splits into {n} fields on "
+            f"{source.delimiter!r}{hint}")
+
+
+def read_lines(spark: SparkSession, files: list[LandingFile], encoding: str) -> DataFrame:
+    """Every non-empty line of ``files`` as (line, file_path), decoded with ``encoding``.
+
+    Spark's csv reader with a separator that never occurs keeps each line whole and, unlike the text reader,
+    decodes other charsets (GBK); quoting and escaping are off because extracts are never quoted.
+    """
+    # Spark 4 only accepts a short list of charsets unless the JVM's full list is allowed.
+    spark.conf.set("spark.sql.legacy.javaCharsets", "true")
+    return (spark.read.format("csv")
+            .option("sep", NEVER).option("quote", "").option("escape", "").option("comment", "")
+            .option("header", "false").option("encoding", encoding).option("mode", "PERMISSIVE")
+            .option("ignoreLeadingWhiteSpace", "false").option("ignoreTrailingWhiteSpace", "false")
+            .schema("line string")
+            .load([f.path for f in files])
+            .select(F.col("line"), F.col("_metadata.file_path").alias("file_path")))

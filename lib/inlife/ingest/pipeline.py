@@ -1,0 +1,266 @@
+"""Ingestion of landing batches into raw.<source> and quarantine.<source>: the orchestration.
+
+For each source (in sources.yaml ``order``, subscribers first) all requested batches are processed in one
+pass: check the head of every file (before anything is committed), read the lines, classify them
+(``transform``), cache the compact result, count it per batch/file/reason, stop on encoding or delimiter
+mismatch or a bad-row rate above ``ingest.max_bad_row_rate``, stage raw and quarantine, validate the staged
+raw rows with the table's Great Expectations suite, then commit both or abort both.
+"""
+from __future__ import annotations
+
+import calendar
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from inlife.config import Config
+from inlife.errors import InlifeError
+from inlife.ingest import landing, transform
+from inlife.ingest.suites import RATIO_COLUMN
+from inlife.progress import stage
+from inlife.sources import Source, SourceContract, load_sources
+from inlife.tables import OVERWRITE_PARTITIONS, Tables
+
+PARTITION = ["batch_date"]
+
+
+class IngestError(InlifeError):
+    """A batch cannot be ingested (too many bad rows, nothing to ingest, subscribers missing)."""
+
+
+@dataclass
+class BatchReport:
+    source: str
+    batch_date: str
+    rows_read: int = 0
+    rows_written: int = 0
+    quarantined: dict[str, int] = field(default_factory=dict)
+    late: int = 0
+    previous_rows: int | None = None
+
+    @property
+    def bad_rate(self) -> float:
+        return sum(self.quarantined.values()) / self.rows_read if self.rows_read else 0.0
+
+
+@dataclass
+class SourceReport:
+    source: str
+    batches: list[BatchReport]
+    build_seconds: float = 0.0
+    validation_seconds: float = 0.0
+    raw_version: int | None = None
+    quarantine_version: int | None = None
+    skipped_expectations: list[str] = field(default_factory=list)
+
+    def totals(self) -> dict:
+        q: dict[str, int] = defaultdict(int)
+        for b in self.batches:
+            for k, v in b.quarantined.items():
+                q[k] += v
+        return {"source": self.source, "batches": len(self.batches),
+                "rows_read": sum(b.rows_read for b in self.batches),
+                "rows_written": sum(b.rows_written for b in self.batches),
+                "quarantined": dict(sorted(q.items())), "late": sum(b.late for b in self.batches),
+                "build_seconds": round(self.build_seconds, 2),
+                "validation_seconds": round(self.validation_seconds, 2)}
+
+    def as_dict(self) -> dict:
+        return {**self.totals(), "batch_reports": [asdict(b) for b in self.batches],
+                "raw_version": self.raw_version, "quarantine_version": self.quarantine_version,
+                "skipped_expectations": self.skipped_expectations}
+
+
+# -- planning ---------------------------------------------------------------------------------------------
+def is_month_end(d: date) -> bool:
+    return d.day == calendar.monthrange(d.year, d.month)[1]
+
+
+def plan(contract: SourceContract, source: str, dates: list[date]) -> list[tuple[Source, list[date]]]:
+    """(source, its batch dates) in ingestion order. ``source`` is a name or ``all``; monthly sources take
+    only month ends (asked for one monthly source and no month end: an error)."""
+    names = contract.order if source == "all" else [contract[source].name]
+    out = []
+    for name in names:
+        src = contract[name]
+        batches = [d for d in dates if src.cadence == "daily" or is_month_end(d)]
+        if not batches:
+            if source != "all":
+                raise IngestError(f"{name} is monthly: its batches are dated the last day of a month, "
+                                  f"and {dates[0]}..{dates[-1]} holds none")
+            continue
+        out.append((src, batches))
+    return out
+
+
+def date_range(first: date, last: date) -> list[date]:
+    if last < first:
+        raise IngestError(f"--from {first} is after --to {last}")
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+# -- the run ----------------------------------------------------------------------------------------------
+class Ingestion:
+    def __init__(self, spark: SparkSession, conf: Config, tables: Tables | None = None, validator=None):
+        self.spark, self.conf = spark, conf
+        self.contract = load_sources(conf)
+        self.tables = tables or Tables(spark, conf)
+        self.root = conf.path("landing.root")
+        if validator is None and conf.get("quality.enabled"):
+            from inlife.quality import Validator
+            validator = Validator(conf)
+        self.validator = validator
+        self._known: tuple[int, DataFrame] | None = None
+
+    def encoding(self, src: Source) -> str:
+        return self.conf.get("landing.encoding") or src.encoding
+
+    def run(self, source: str, dates: list[date]) -> list[SourceReport]:
+        work = plan(self.contract, source, dates)
+        files = {}
+        with stage("ingest preflight", self.conf) as st:
+            # Every folder and file head is checked before the first commit, so a missing folder, an
+            # empty file or a wrong header stops the run with nothing written.
+            limit = int(self.conf.get("ingest.preflight_lines"))
+            for src, batches in work:
+                files[src.name] = [f for d in batches for f in landing.list_batch_files(self.spark, self.root, src.name, d)]
+                for f in files[src.name]:
+                    landing.check_file(self.spark, f, src, self.encoding(src), limit)
+            st.rows = sum(len(v) for v in files.values())
+            st.note = "files"
+        return [self.ingest_source(src, batches, files[src.name]) for src, batches in work]
+
+    # -- one source ---------------------------------------------------------------------------------------
+    def known_subscribers(self) -> DataFrame:
+        name = "raw.subscribers"
+        if not self.tables.exists(name):
+            raise IngestError(f"{name} does not exist: ingest subscribers first (sources.yaml order)")
+        version = self.tables.version(name)
+        if self._known is None or self._known[0] != version:
+            if self._known is not None:
+                self._known[1].unpersist()
+            df = self.tables.read(name).select("subscriber_id").distinct().persist(StorageLevel.MEMORY_AND_DISK)
+            self._known = (version, df)
+        return self._known[1]
+
+    def classified(self, src: Source, files: list[landing.LandingFile]) -> DataFrame:
+        lines = transform.without_headers(
+            transform.with_file_columns(landing.read_lines(self.spark, files, self.encoding(src))), src)
+        df = transform.classify(lines, src, self.contract)
+        if src.subscriber_key:
+            df = transform.with_known_subscribers(df, src, self.known_subscribers())
+        df = transform.with_duplicates(df, src)
+        return transform.compact(df)
+
+    def ingest_source(self, src: Source, batches: list[date], files: list[landing.LandingFile]) -> SourceReport:
+        label = f"{batches[0]}" if len(batches) == 1 else f"{batches[0]}..{batches[-1]}"
+        started = time.time()
+        report = SourceReport(src.name, [])
+        raw_name, q_name = f"raw.{src.name}", f"quarantine.{src.name}"
+        staged = []
+        cached = self.classified(src, files).persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            with stage(f"ingest {src.name} {label}", self.conf) as st:
+                stats = transform.batch_stats(cached).collect()
+                report.batches = self._check(src, files, stats)
+                st.rows = sum(b.rows_written for b in report.batches)
+                st.note = (f"read={sum(b.rows_read for b in report.batches):,} "
+                           f"quarantined={sum(sum(b.quarantined.values()) for b in report.batches):,}")
+                ratios = self._ratios(src, raw_name, report.batches)
+                raw_df = transform.raw_rows(cached, src)
+                staged.append(self.tables.stage(raw_name, raw_df, OVERWRITE_PARTITIONS, PARTITION))
+                staged.append(self.tables.stage(q_name, transform.quarantine_rows(cached), OVERWRITE_PARTITIONS,
+                                                PARTITION))
+            if self.validator is not None:
+                with stage(f"validate {raw_name} {label}", self.conf) as st:
+                    frame = raw_df.join(F.broadcast(ratios), "batch_date", "left")
+                    outcome = self.validator.validate(raw_name, frame, parameters={
+                        "row_count_min_ratio": float(self.conf.get("ingest.row_count_min_ratio")),
+                        "row_count_max_ratio": float(self.conf.get("ingest.row_count_max_ratio"))})
+                    report.validation_seconds = outcome.seconds
+                    report.skipped_expectations = outcome.skipped
+                    st.note = "passed" if outcome.success else "FAILED"
+                if not outcome.success:
+                    from inlife.quality import QualityError
+                    raise QualityError(f"batch {label} not committed: {outcome.message()}")
+            raw_commit, q_commit = staged[0].commit(), staged[1].commit()
+            staged = []
+            report.raw_version, report.quarantine_version = raw_commit.version, q_commit.version
+        finally:
+            for s in staged:
+                s.abort()
+            cached.unpersist()
+        report.build_seconds = time.time() - started - report.validation_seconds
+        return report
+
+    # -- checks on the counts -----------------------------------------------------------------------------
+    def _check(self, src: Source, files: list[landing.LandingFile], stats) -> list[BatchReport]:
+        per_file: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        by_batch: dict[str, BatchReport] = {f.batch_date.isoformat(): BatchReport(src.name, f.batch_date.isoformat())
+                                            for f in files}
+        for r in stats:
+            pf = per_file[r["source_file"]]
+            pf["rows"] += r["rows"]
+            pf["undecodable"] += r["undecodable"]
+            if r["reason"] == "wrong_field_count":
+                pf["wrong"] += r["rows"]
+            b = by_batch.setdefault(r["batch_date"].isoformat(), BatchReport(src.name, r["batch_date"].isoformat()))
+            b.rows_read += r["rows"]
+            b.late += r["late"]
+            if r["reason"] is None:
+                b.rows_written += r["rows"]
+            else:
+                b.quarantined[r["reason"]] = b.quarantined.get(r["reason"], 0) + r["rows"]
+        paths = {f.relative: f.path for f in files}
+        encoding = self.encoding(src)
+        for rel, pf in sorted(per_file.items()):
+            if pf["undecodable"]:
+                raise landing.LandingError(
+                    f"{src.name}: file {paths.get(rel, rel)} is not {encoding}: {pf['undecodable']:,} line(s) hold "
+                    f"bytes that do not decode (U+FFFD); set landing.encoding (e.g. GBK) or the source's "
+                    f"encoding in sources.yaml; nothing committed")
+            if pf["rows"] and pf["wrong"] == pf["rows"]:
+                raise landing.LandingError(
+                    f"{src.name}: file {paths.get(rel, rel)}: delimiter mismatch: none of its {pf['rows']:,} lines "
+                    f"splits into {len(src.columns)} fields on {src.delimiter!r}; nothing committed")
+        limit = float(self.conf.get("ingest.max_bad_row_rate"))
+        for b in by_batch.values():
+            b.quarantined = dict(sorted(b.quarantined.items()))
+            if b.bad_rate > limit:
+                raise IngestError(
+                    f"raw.{src.name} batch {b.batch_date}: {sum(b.quarantined.values()):,} of {b.rows_read:,} rows "
+                    f"are bad ({b.bad_rate:.1%} > ingest.max_bad_row_rate {limit:.1%}: {b.quarantined}); "
+                    f"nothing committed")
+        return [by_batch[k] for k in sorted(by_batch)]
+
+    def _ratios(self, src: Source, raw_name: str, batches: list[BatchReport]) -> DataFrame:
+        """Per batch of this run: its kept rows / the kept rows of the previous comparable batch (the latest
+        earlier batch, of this run or already in the table), or null when there is none worth comparing."""
+        counts: dict[date, int] = {}
+        run_dates = {date.fromisoformat(b.batch_date) for b in batches}
+        if self.tables.exists(raw_name):
+            for r in self.tables.read(raw_name).groupBy("batch_date").count().collect():
+                if r["batch_date"] not in run_dates:
+                    counts[r["batch_date"]] = r["count"]
+        for b in batches:
+            counts[date.fromisoformat(b.batch_date)] = b.rows_written
+        snapshot_only = src.name in (self.conf.get("ingest.row_count_snapshot_sources") or [])
+        floor = int(self.conf.get("ingest.row_count_min_previous"))
+        rows = []
+        for b in batches:
+            d = date.fromisoformat(b.batch_date)
+            ratio = None
+            if not snapshot_only or d.day == 1:
+                earlier = [x for x in counts if x < d and (not snapshot_only or x.day == 1)]
+                if earlier:
+                    prev = counts[max(earlier)]
+                    b.previous_rows = prev
+                    if prev >= floor:
+                        ratio = b.rows_written / prev
+            rows.append((d, ratio))
+        return self.spark.createDataFrame(rows, f"batch_date date, {RATIO_COLUMN} double")

@@ -1,0 +1,168 @@
+"""Great Expectations glue: suites stored as JSON under ``quality.expectations_dir``, validated on Spark frames.
+
+    validator = Validator(conf)
+    outcome = validator.validate("raw.voice_cdr", df, parameters={"row_count_min_ratio": 0.5, ...})
+    if not outcome.success:
+        raise QualityError(outcome.message())
+
+One ephemeral GX context per Validator (nothing written but the Data Docs): a Spark data source, one
+dataframe asset per table and a whole-dataframe batch definition. A suite may use runtime parameters
+(``{"$PARAMETER": "name"}``) filled from ``parameters``; an expectation whose parameters are missing or None
+is skipped (``meta.skip_when_missing`` lists the parameters, e.g. no previous batch to compare with).
+Data Docs are written under ``quality.data_docs_dir`` for every validation, so a failure can be browsed.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from inlife.config import Config
+from inlife.errors import InlifeError
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+class QualityError(InlifeError):
+    """A Great Expectations suite failed, or a suite file is missing or malformed."""
+
+
+@dataclass
+class Failure:
+    expectation: str
+    column: str | None
+    detail: str
+
+    def __str__(self) -> str:
+        where = f"({self.column})" if self.column else ""
+        return f"{self.expectation}{where}: {self.detail}"
+
+
+@dataclass
+class Outcome:
+    table: str
+    success: bool
+    evaluated: int
+    skipped: list[str] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    seconds: float = 0.0
+    docs: str | None = None
+
+    def message(self) -> str:
+        failed = "; ".join(str(f) for f in self.failures)
+        docs = f" (Data Docs: {self.docs})" if self.docs else ""
+        return f"{self.table}: {len(self.failures)} of {self.evaluated} expectations failed: {failed}{docs}"
+
+
+def suite_path(conf: Config, table: str) -> Path:
+    layer, name = table.split(".")
+    return Path(conf.path("quality.expectations_dir")) / layer / f"{name}.json"
+
+
+def load_suite(conf: Config, table: str) -> dict:
+    path = suite_path(conf, table)
+    try:
+        suite = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise QualityError(f"{table}: no expectation suite at {path}") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise QualityError(f"{path}: cannot read the expectation suite: {exc}") from None
+    if not isinstance(suite.get("expectations"), list):
+        raise QualityError(f"{path}: an expectation suite needs an 'expectations' list")
+    return suite
+
+
+def _parameters_of(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        if "$PARAMETER" in value:
+            return [value["$PARAMETER"]]
+        return [p for v in value.values() for p in _parameters_of(v)]
+    if isinstance(value, list):
+        return [p for v in value for p in _parameters_of(v)]
+    return []
+
+
+def _describe(result) -> Failure:
+    cfg = result.expectation_config
+    kwargs = {k: v for k, v in cfg.kwargs.items() if k != "batch_id"}
+    column = kwargs.get("column") or (",".join(kwargs["column_list"]) if "column_list" in kwargs else None)
+    r = result.result or {}
+    if result.exception_info and result.exception_info.get("raised_exception"):
+        detail = f"error: {result.exception_info.get('exception_message')}"
+    elif "unexpected_count" in r:
+        sample = r.get("partial_unexpected_list") or []
+        detail = f"{r.get('unexpected_count')} unexpected value(s), e.g. {sample[:5]}"
+    else:
+        bounds = {k: kwargs[k] for k in ("min_value", "max_value", "value") if k in kwargs}
+        detail = f"observed {r.get('observed_value')!r}, expected {bounds}"
+    return Failure(cfg.type, column, detail)
+
+
+class Validator:
+    """Validates frames against the JSON suites; one lazily built ephemeral GX context."""
+
+    def __init__(self, conf: Config):
+        self.conf = conf
+        self._ctx = None
+        self._datasource = None
+
+    def _context(self):
+        if self._ctx is None:
+            import great_expectations as gx
+            from great_expectations.data_context.types.base import ProgressBarsConfig
+
+            ctx = gx.get_context(mode="ephemeral")
+            bars = bool(self.conf.get("quality.progress_bars"))
+            ctx.variables.progress_bars = ProgressBarsConfig(globally=bars, metric_calculations=bars)
+            docs_dir = self.conf.path("quality.data_docs_dir")
+            ctx.add_data_docs_site(site_name="inlife", site_config={
+                "class_name": "SiteBuilder",
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": docs_dir},
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            })
+            self._datasource = ctx.data_sources.add_spark("inlife_spark")
+            self._ctx = ctx
+        return self._ctx
+
+    def validate(self, table: str, df, parameters: dict[str, Any] | None = None,
+                 suite: dict | None = None) -> Outcome:
+        """Run the suite of ``table`` on ``df`` (cache it first: GX makes several passes)."""
+        import great_expectations as gx
+        from great_expectations.checkpoint import UpdateDataDocsAction
+
+        started = time.time()
+        parameters = {k: v for k, v in (parameters or {}).items() if v is not None}
+        spec = copy.deepcopy(suite or load_suite(self.conf, table))
+        kept, skipped = [], []
+        for exp in spec["expectations"]:
+            needed = _parameters_of(exp.get("kwargs", {}))
+            missing = [p for p in needed if p not in parameters]
+            if missing:
+                skipped.append(f"{exp['type']} (no {', '.join(missing)})")
+            else:
+                kept.append(exp)
+        spec["expectations"] = kept
+        spec["name"] = table
+        ctx = self._context()
+        run_id = f"{table}-{int(started * 1000)}"
+        asset = self._datasource.add_dataframe_asset(run_id)
+        batch = asset.add_batch_definition_whole_dataframe("whole")
+        try:
+            gx_suite = gx.ExpectationSuite(**{k: v for k, v in spec.items() if k in ("name", "expectations", "meta")})
+        except Exception as exc:  # GX raises its own types for malformed suites
+            raise QualityError(f"{suite_path(self.conf, table)}: invalid expectation suite: {exc}") from None
+        gx_suite = ctx.suites.add_or_update(gx_suite) if hasattr(ctx.suites, "add_or_update") else ctx.suites.add(gx_suite)
+        definition = ctx.validation_definitions.add(gx.ValidationDefinition(name=run_id, data=batch, suite=gx_suite))
+        checkpoint = ctx.checkpoints.add(gx.Checkpoint(
+            name=run_id, validation_definitions=[definition],
+            actions=[UpdateDataDocsAction(name="data_docs", site_names=["inlife"])]))
+        result = checkpoint.run(batch_parameters={"dataframe": df}, expectation_parameters=parameters)
+        results = [r for vr in result.run_results.values() for r in vr.results]
+        failures = [_describe(r) for r in results if not r.success]
+        docs = str(Path(self.conf.path("quality.data_docs_dir")) / "index.html")
+        self._datasource.delete_asset(run_id)
+        return Outcome(table, not failures, len(results), skipped, failures, time.time() - started, docs)
