@@ -24,11 +24,11 @@ from pyspark.sql.types import StructType
 
 from inlife.config import Config, resolve_path
 from inlife.errors import TableError
-from inlife.tables.base import (APPEND, MODES, OVERWRITE, OVERWRITE_PARTITIONS, CommitResult, Engine,
+from inlife.tables.base import (APPEND, MODES, Between, OVERWRITE, OVERWRITE_PARTITIONS, CommitResult, Engine,
                                 StagedWrite)
 from inlife.tables.schemas import nullable, reconcile
 
-__all__ = ["Tables", "CommitResult", "StagedWrite", "APPEND", "OVERWRITE", "OVERWRITE_PARTITIONS",
+__all__ = ["Tables", "Between", "CommitResult", "StagedWrite", "APPEND", "OVERWRITE", "OVERWRITE_PARTITIONS",
            "select_engine"]
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
@@ -107,7 +107,8 @@ class Tables:
     def read(self, name: str, version: int | None = None, timestamp: datetime | str | None = None,
              partitions: dict[str, Any] | None = None) -> DataFrame:
         """The latest snapshot, or ``version``, or the one current at ``timestamp``; ``partitions`` prunes
-        by partition value (``{"month": "2024-03"}`` or ``{"month": ["2024-02", "2024-03"]}``)."""
+        by partition value: ``{"month": "2024-03"}``, ``{"month": ["2024-02", "2024-03"]}`` or
+        ``{"batch_date": Between("2024-03-01", "2024-04-07")}``."""
         if version is not None and timestamp is not None:
             raise TableError(f"table {name}: give a version or a timestamp, not both")
         return self.engine.read(self.location(name), name, version, timestamp, partitions)

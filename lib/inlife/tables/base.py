@@ -15,6 +15,14 @@ OVERWRITE_PARTITIONS = "overwrite_partitions"
 MODES = (APPEND, OVERWRITE, OVERWRITE_PARTITIONS)
 
 
+@dataclass(frozen=True)
+class Between:
+    """A partition range for ``Tables.read(partitions={"batch_date": Between("2024-01-01", "2024-02-07")})``,
+    both ends included."""
+    low: Any
+    high: Any
+
+
 @dataclass
 class CommitResult:
     """What one commit did. ``rows`` is None where the engine cannot tell without another pass."""
@@ -33,6 +41,10 @@ class StagedWrite(ABC):
 
     table: str
     read_version: int | None
+
+    def rows(self) -> int | None:
+        """Rows staged, where the engine knows without another pass over the data; else None."""
+        return None
 
     @abstractmethod
     def commit(self) -> CommitResult: ...

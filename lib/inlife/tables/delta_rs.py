@@ -211,8 +211,14 @@ class DeltaRsEngine(base.Engine):
             unknown = [k for k in partitions if k not in part_cols]
             if unknown:
                 raise TableError(f"table {label}: {unknown} are not partition columns (have {part_cols})")
-            filters = [(k, "in", [str(x) for x in v]) if isinstance(v, (list, tuple, set))
-                       else (k, "=", str(v)) for k, v in partitions.items()]
+            filters = []
+            for k, v in partitions.items():
+                if isinstance(v, base.Between):
+                    filters += [(k, ">=", str(v.low)), (k, "<=", str(v.high))]
+                elif isinstance(v, (list, tuple, set)):
+                    filters.append((k, "in", sorted(str(x) for x in v)))
+                else:
+                    filters.append((k, "=", str(v)))
         files = dt.file_uris(partition_filters=filters)
         if not files:
             return self.spark.createDataFrame([], schema)
@@ -292,14 +298,23 @@ class _RsStagedWrite(StagedWrite):
         self.staging_id = staging.rsplit("/", 1)[-1]
         self.partitions = _unique([_parse_partition_path(rel, partition_by) for rel, _, _ in files])
         self._done = False
+        self._moved = False
+        self._rows_per_file: list[int] | None = None
 
     def _file_rows(self) -> list[int] | None:
         """Row count of each data file from its Parquet footer (local files only; no scan needed)."""
         if "://" in self.path and not self.path.startswith("file:"):
             return None
-        import pyarrow.parquet as pq
-        root = _uri(self.path)
-        return [pq.read_metadata(f"{root}/{rel}").num_rows for rel, _, _ in self.files]
+        if self._rows_per_file is None:
+            import pyarrow.parquet as pq
+            # before commit the files are still in staging; after, in the table folder
+            root = _uri(self.staging if not self._moved else self.path)
+            self._rows_per_file = [pq.read_metadata(f"{root}/{rel}").num_rows for rel, _, _ in self.files]
+        return self._rows_per_file
+
+    def rows(self) -> int | None:
+        per_file = self._file_rows()
+        return sum(per_file) if per_file is not None else None
 
     def commit(self) -> CommitResult:
         if self._done:
@@ -310,9 +325,11 @@ class _RsStagedWrite(StagedWrite):
 
         moved: list[str] = []
         try:
+            self._file_rows()  # footers read while the files are in staging
             for rel, _, _ in self.files:
                 self.engine.fs.rename(f"{self.staging}/{rel}", f"{self.path}/{rel}")
                 moved.append(rel)
+            self._moved = True
             for hook in base.BEFORE_COMMIT_HOOKS:
                 hook(self.table)
             file_rows = self._file_rows()

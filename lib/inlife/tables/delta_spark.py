@@ -61,6 +61,10 @@ class DeltaSparkEngine(base.Engine):
             reader = reader.option("timestampAsOf", ts)
         df = reader.load(path)
         for col, value in (partitions or {}).items():
+            if isinstance(value, base.Between):
+                df = df.where(F.col(col).between(F.lit(str(value.low)).cast(df.schema[col].dataType),
+                                                 F.lit(str(value.high)).cast(df.schema[col].dataType)))
+                continue
             values = list(value) if isinstance(value, (list, tuple, set)) else [value]
             df = df.where(F.col(col).cast("string").isin([str(v) for v in values]))
         return df

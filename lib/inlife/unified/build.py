@@ -1,0 +1,55 @@
+"""Building unified.customer_view and unified.outcomes for one month."""
+from __future__ import annotations
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from inlife.config import Config
+from inlife.intermediate.common import add_months, check_month
+from inlife.publish import Publication
+from inlife.tables import Tables
+from inlife.unified import outcomes as outcomes_mod
+from inlife.unified import view as view_mod
+from inlife.unified.dictionary import dimensions, view_columns
+
+PARTS = ["voice_monthly", "social_circle", "vas_monthly", "billing_monthly", "recharge_monthly",
+         "service_monthly"]
+VIEW = "unified.customer_view"
+OUTCOMES = "unified.outcomes"
+
+
+def _month_of(tables: Tables, name: str, month: str):
+    if not tables.exists(name):
+        return None
+    df = tables.read(name, partitions={"month": month})
+    return df if df.limit(1).count() else None
+
+
+def build_view(spark: SparkSession, conf: Config, month: str) -> list:
+    month = check_month(month)
+    tables = Tables(spark, conf)
+    subs = tables.read("intermediate.subscriber_monthly", partitions={"month": month})
+    parts = {p: tables.read(f"intermediate.{p}", partitions={"month": month}) for p in PARTS}
+    history = None
+    if tables.exists(VIEW):
+        history = tables.read(VIEW, partitions={"month": [add_months(month, -k) for k in range(1, 7)]})
+    active = subs.where(F.col("status") != "CHURNED").count()
+    df = view_mod.customer_view(subs, parts, history, month, dimensions()["m"], conf.get("view.lifecycle"),
+                                view_columns())
+    with Publication(tables, conf) as pub:
+        pub.add(VIEW, df, parameters={"active_subscribers": active})
+    return pub.results
+
+
+def build_outcomes(spark: SparkSession, conf: Config, month: str) -> list:
+    """Labels for ``month`` from whatever later months are built; rerun as later months arrive."""
+    month = check_month(month)
+    tables = Tables(spark, conf)
+    view = tables.read(VIEW, partitions={"month": month})
+    later = {k: _month_of(tables, "intermediate.subscriber_monthly", add_months(month, k)) for k in (1, 2)}
+    df = outcomes_mod.outcomes(view, later, _month_of(tables, "intermediate.vas_monthly", add_months(month, 1)),
+                               _month_of(tables, VIEW, add_months(month, 6)), dimensions()["p"],
+                               conf.get("outcomes.engaged_min_minutes"), conf.get("outcomes.data_up_share"))
+    with Publication(tables, conf) as pub:
+        pub.add(OUTCOMES, df)
+    return pub.results

@@ -1,0 +1,114 @@
+"""unified.customer_view: one row per active subscriber-month, the factor library (用户统一客户视图).
+
+The month's intermediate summaries joined on the subscriber, plus windows over the previous 3 and 6
+months of the view itself (averages, month-over-month change, trend, ratio to the recent past), derived
+ratios, and the lifecycle stage. Only the month and earlier months are read, so the view for month M
+never sees anything after M (point-in-time correct).
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from inlife.intermediate.common import add_months, safe_div
+
+KEYS = ["subscriber_id", "month"]
+
+# Factors that are ratios, levels or dates: an absent source row leaves them unknown (null), not zero.
+NOT_ZERO_FILLED = {
+    "voice_peak_share", "voice_avg_call_min", "ld_unit_price", "top_ld_province", "top_ld_province_share",
+    "circle_depth_hhi", "circle_top_peer_share", "vpn_depth_hhi", "onnet_peer_share", "peers_churned_3m_share",
+    "influence_pagerank", "return_rate", "data_fluctuation", "month_end_balance", "min_balance",
+    "avg_balance", "days_since_recharge", "last_recharge_date",
+}
+WINDOW_SUFFIXES = ["avg3", "avg6", "mom", "trend6", "vs_avg3"]
+
+
+def window_columns(metrics: Sequence[str]) -> list[str]:
+    return [f"{m}_{s}" for m in metrics for s in WINDOW_SUFFIXES]
+
+
+def join_month(subscribers: DataFrame, parts: Mapping[str, DataFrame]) -> DataFrame:
+    """Active subscribers (not churned at the month's end) left-joined with each intermediate table.
+
+    Counts and amounts absent from a table are zero (no calls is 0 minutes); ratios stay null."""
+    view = subscribers.where(F.col("status") != "CHURNED").drop("churned_in_month")
+    for name, df in parts.items():
+        cols = [c for c in df.columns if c not in KEYS]
+        view = view.join(df.select("subscriber_id", *cols), "subscriber_id", "left")
+        fill = {c: 0 for c, t in df.select(*cols).dtypes
+                if c not in NOT_ZERO_FILLED and not c.endswith("_fluctuation")
+                and t in ("int", "bigint", "double", "float", "smallint")}
+        if fill:
+            view = view.fillna(fill)
+    return view
+
+
+def with_derived(view: DataFrame, lifecycle: Mapping) -> DataFrame:
+    """Factors computed from other factors of the same month."""
+    return (view
+            .withColumn("arpm", safe_div(F.col("arpu"), F.col("voice_total_min")))
+            .withColumn("balance_to_arpu", safe_div(F.col("month_end_balance"), F.col("arpu")))
+            .withColumn("prepaid_no_recharge_30d",
+                        ((F.col("prepaid_flag") == 1)
+                         & (F.col("days_since_recharge").isNull() | (F.col("days_since_recharge") > 30))).cast("int"))
+            .withColumn("bundle_ends_within_2m",
+                        ((F.col("has_bundle") == 1) & (F.col("bundle_months_left") <= 2)).cast("int"))
+            .withColumn("complained_unresolved", (F.col("complaints_unresolved") > 0).cast("int"))
+            .withColumn("competitor_calls_rising",
+                        (F.col("competitor_service_calls") > F.coalesce(F.col("competitor_service_calls_avg3"),
+                                                                         F.lit(0.0)) + 0.5).cast("int"))
+            .withColumn("lifecycle_stage", lifecycle_stage(lifecycle)))
+
+
+def lifecycle_stage(rule: Mapping) -> F.Column:
+    """Entry (young tenure), decline (ARPU or minutes well below the recent past), growth (ARPU well above),
+    else stable. Thresholds from config ``view.lifecycle``."""
+    arpu_ratio = F.col("arpu_vs_avg3")
+    mou_ratio = F.col("voice_total_min_vs_avg3")
+    return (F.when(F.col("tenure_months") < rule["entry_tenure_months"], "entry")
+            .when((arpu_ratio < rule["decline_ratio"]) | (mou_ratio < rule["decline_ratio"]), "decline")
+            .when(arpu_ratio > rule["growth_ratio"], "growth")
+            .otherwise("stable"))
+
+
+def with_windows(current: DataFrame, history: DataFrame | None, month: str, metrics: Sequence[str]) -> DataFrame:
+    """Per metric: average of the previous 3 and 6 months, change against last month, slope over the last 6
+    months (this one included, per month), and this month against the previous-3 average.
+
+    history: earlier months of the view (at least the metric columns); absent months simply don't count.
+    """
+    metrics = list(metrics)
+    cur = current.select("subscriber_id", *metrics).withColumn("_off", F.lit(0))
+    if history is not None:
+        offsets = F.create_map(*[x for k in range(1, 7) for x in (F.lit(add_months(month, -k)), F.lit(k))])
+        hist = (history.where(F.col("month").isin(*[add_months(month, -k) for k in range(1, 7)]))
+                .select("subscriber_id", *[F.col(m).cast("double") for m in metrics],
+                        offsets[F.col("month")].alias("_off")))
+        cur = cur.select("subscriber_id", *[F.col(m).cast("double") for m in metrics], "_off").unionByName(hist)
+    off = F.col("_off")
+    aggs = []
+    for m in metrics:
+        x = F.col(m).cast("double")
+        aggs += [F.avg(F.when(off.between(1, 3), x)).alias(f"{m}_avg3"),
+                 F.avg(F.when(off.between(1, 6), x)).alias(f"{m}_avg6"),
+                 F.max(F.when(off == 1, x)).alias(f"_{m}_last"),
+                 F.regr_slope(F.when(off <= 5, x), F.when(off <= 5, -off.cast("double"))).alias(f"{m}_trend6")]
+    w = cur.groupBy("subscriber_id").agg(*aggs)
+    out = current.join(w, "subscriber_id", "left")
+    for m in metrics:
+        now = F.col(m).cast("double")
+        out = (out.withColumn(f"{m}_mom", safe_div(now - F.col(f"_{m}_last"), F.abs(F.col(f"_{m}_last"))))
+               .withColumn(f"{m}_vs_avg3", safe_div(now, F.col(f"{m}_avg3"))))
+    return out.drop(*[f"_{m}_last" for m in metrics])
+
+
+def customer_view(subscribers: DataFrame, parts: Mapping[str, DataFrame], history: DataFrame | None,
+                  month: str, window_metrics: Sequence[str], lifecycle: Mapping,
+                  columns: Sequence[str]) -> DataFrame:
+    """The view for ``month``; ``columns`` is the data dictionary's order (the table's schema)."""
+    joined = join_month(subscribers, parts)
+    windowed = with_windows(joined, history, month, window_metrics)
+    return with_derived(windowed, lifecycle).select(*columns)

@@ -1,0 +1,61 @@
+"""social_circle on a hand-built call graph; the expected values are worked out in the comments."""
+from __future__ import annotations
+
+import pytest
+from pyspark.testing import assertDataFrameEqual
+
+from inlife.intermediate.social import SOCIAL_COLUMNS, pagerank, social_circle
+from tests.intermediate.rawframes import raw_frame
+
+
+def call(sub, peer, op, ctype="LOCAL", start="2024-03-10 10:00:00", secs=60):
+    return dict(subscriber_id=sub, peer_number=peer, peer_operator=op, peer_province="浙江", direction="MO",
+                call_type=ctype, start_time=start, duration_sec=secs, charge=0.1, cell_id="c", batch_date=start[:10])
+
+
+CALLS = [
+    call(1, "13800000002", "CMCC", "VPN"), call(1, "13800000002", "CMCC"), call(1, "13800000002", "CMCC"),
+    call(1, "13800000003", "CMCC"), call(1, "15000000009", "CT"),
+    call(2, "13800000001", "CMCC"), call(2, "13800000001", "CMCC"),
+    call(3, "13800000004", "CMCC"),
+    call(3, "13800000001", "CMCC", start="2024-02-10 10:00:00"),  # February: outside the month
+]
+
+
+def pagerank_oracle(edges, nodes, iterations, d=0.85):
+    """Plain-Python PageRank with the same conventions (ranks sum to n, dangling mass spread evenly)."""
+    rank = {v: 1.0 for v in nodes}
+    out = {u for u, _, _ in edges}
+    for _ in range(iterations):
+        dangling = sum(r for v, r in rank.items() if v not in out)
+        contrib = {v: 0.0 for v in nodes}
+        for u, v, w in edges:
+            contrib[v] += rank[u] * w
+        rank = {v: (1 - d) + d * (contrib[v] + dangling / len(nodes)) for v in nodes}
+    return rank
+
+
+def test_social_circle_by_hand(spark):
+    numbers = spark.createDataFrame([(i, f"1380000000{i}") for i in (1, 2, 3, 4)], "subscriber_id long, msisdn string")
+    groups = spark.createDataFrame([(1, 100), (2, 100), (3, 200)], "subscriber_id long, group_id long")
+    churned = spark.createDataFrame([(4,)], "subscriber_id long")
+    got = social_circle(raw_frame(spark, "voice_cdr", CALLS), "2024-03", numbers, groups, churned, "CMCC", 5)
+
+    # edges caller -> callee weighted by the caller's share of calls: 1->2 3/5, 1->3 1/5, 2->1 1, 3->4 1
+    pr = pagerank_oracle([(1, 2, 0.6), (1, 3, 0.2), (2, 1, 1.0), (3, 4, 1.0)], [1, 2, 3, 4], 5)
+    rows = [
+        # breadth, calls, hhi = sum(c^2)/calls^2, top share, vpn breadth, vpn hhi, on-net, off-net, on-net share,
+        # same group, churned peers, churned share, in-degree, weighted in-degree, pagerank
+        (1, "2024-03", 3, 5, 11 / 25, 0.6, 1, 1.0, 2, 1, 2 / 3, 1, 0, 0.0, 1, 1.0, pr[1]),
+        (2, "2024-03", 1, 2, 1.0, 1.0, 0, None, 1, 0, 1.0, 1, 0, 0.0, 1, 0.6, pr[2]),
+        (3, "2024-03", 1, 1, 1.0, 1.0, 0, None, 1, 0, 1.0, 0, 1, 1.0, 1, 0.2, pr[3]),
+    ]
+    assert got.columns == ["subscriber_id", "month", *SOCIAL_COLUMNS]
+    assertDataFrameEqual(got, spark.createDataFrame(rows, got.schema))
+
+
+def test_pagerank_of_a_cycle_is_uniform_and_sums_to_n(spark):
+    edges = spark.createDataFrame([(1, 2, 1.0), (2, 3, 1.0), (3, 1, 1.0)], "src long, dst long, w double")
+    nodes = spark.createDataFrame([(1,), (2,), (3,)], "node long")
+    ranks = {r.node: r.rank for r in pagerank(edges, nodes, 10).collect()}
+    assert ranks == pytest.approx({1: 1.0, 2: 1.0, 3: 1.0})

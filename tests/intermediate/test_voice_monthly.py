@@ -1,0 +1,64 @@
+"""voice_monthly on hand-built CDRs; every expected value worked out by hand in the comments."""
+from __future__ import annotations
+
+from pyspark.testing import assertDataFrameEqual
+
+from inlife.intermediate.voice import VOICE_TOTALS, call_type_columns, voice_monthly
+from inlife.unified.dictionary import dimensions
+from tests.intermediate.rawframes import raw_frame
+
+CALL_TYPES = dimensions()["ct"]
+COMPETITOR = ["10000", "10010"]
+
+
+def cdr(sub, peer, op, prov, direction, ctype, start, secs, charge):
+    return dict(subscriber_id=sub, peer_number=peer, peer_operator=op, peer_province=prov, direction=direction,
+                call_type=ctype, start_time=start, duration_sec=secs, charge=charge, cell_id="c1",
+                batch_date=start[:10])
+
+
+CALLS = [
+    cdr(1, "13800000002", "CMCC", "浙江", "MO", "LOCAL", "2024-03-04 09:00:00", 120, 0.2),    # Mon, peak
+    cdr(1, "13900000003", "CMCC", "安徽", "MO", "LD_INTER", "2024-03-09 20:30:00", 300, 1.5),  # Sat, peak
+    cdr(1, "13900000003", "CMCC", "安徽", "MT", "LD_INTER", "2024-03-09 23:00:00", 60, 0.0),   # Sat, off-peak
+    cdr(1, "10010", "CU", "浙江", "MO", "LOCAL", "2024-03-20 07:00:00", 30, 0.1),              # Wed, off-peak, competitor
+    cdr(1, "15000000004", "CT", "河南", "MT", "LD_INTER", "2024-03-21 12:00:00", 240, 0.0),    # Thu, peak
+    cdr(1, "13800000002", "CMCC", "浙江", "MO", "LOCAL", "2024-02-29 10:00:00", 999, 9.9),    # February: not counted
+    cdr(1, "13800000002", "CMCC", "浙江", "MO", "LOCAL", "2024-04-01 10:00:00", 999, 9.9),    # April: not counted
+    cdr(2, "13800000001", "CMCC", "浙江", "MO", "VPN", "2024-03-05 10:00:00", 600, 0.0),       # Tue, peak
+]
+
+
+def expected_row(sub, per_type, **totals):
+    row = {"subscriber_id": sub, "month": "2024-03"}
+    for c in call_type_columns(CALL_TYPES):
+        row[c] = per_type.get(c, 0 if c.endswith("_calls") else 0.0)
+    row.update(totals)
+    return row
+
+
+def test_voice_monthly_by_hand(spark):
+    got = voice_monthly(raw_frame(spark, "voice_cdr", CALLS), "2024-03", CALL_TYPES, COMPETITOR, [8, 22])
+    sub1 = expected_row(
+        1,
+        {"voice_local_mo_min": 2.5, "voice_local_mo_calls": 2,            # (120 + 30) / 60
+         "voice_ld_inter_mo_min": 5.0, "voice_ld_inter_mo_calls": 1,      # 300 / 60
+         "voice_ld_inter_mt_min": 5.0, "voice_ld_inter_mt_calls": 2},     # (60 + 240) / 60
+        voice_mo_min=7.5, voice_mt_min=5.0, voice_total_min=12.5, voice_mo_calls=3, voice_mt_calls=2,
+        voice_total_calls=5, voice_charge=1.8, voice_active_days=4,       # days 4, 9, 20, 21
+        voice_peak_min=11.0, voice_offpeak_min=1.5, voice_peak_share=0.88,  # (120+300+240)/60; 11/12.5
+        voice_weekend_min=6.0, voice_avg_call_min=2.5,                    # the two calls of Sat 9th
+        voice_ld_mo_min=5.0, voice_ld_mo_charge=1.5, ld_unit_price=0.3,   # 1.5 yuan / 5 minutes
+        voice_roam_min=0.0, top_ld_province="安徽", top_ld_province_share=0.6,  # 6 of 10 LD_INTER minutes
+        competitor_service_calls=1)
+    sub2 = expected_row(
+        2, {"voice_vpn_mo_min": 10.0, "voice_vpn_mo_calls": 1},
+        voice_mo_min=10.0, voice_mt_min=0.0, voice_total_min=10.0, voice_mo_calls=1, voice_mt_calls=0,
+        voice_total_calls=1, voice_charge=0.0, voice_active_days=1, voice_peak_min=10.0, voice_offpeak_min=0.0,
+        voice_peak_share=1.0, voice_weekend_min=0.0, voice_avg_call_min=10.0, voice_ld_mo_min=0.0,
+        voice_ld_mo_charge=0.0, ld_unit_price=None, voice_roam_min=0.0, top_ld_province=None,
+        top_ld_province_share=None, competitor_service_calls=0)
+    columns = ["subscriber_id", "month", *call_type_columns(CALL_TYPES), *VOICE_TOTALS]
+    assert got.columns == columns
+    expected = spark.createDataFrame([tuple(r[c] for c in columns) for r in (sub1, sub2)], got.schema)
+    assertDataFrameEqual(got, expected)
