@@ -34,6 +34,12 @@ def _subscribers(conf, batch="2024-01-01", ids=(1, 2, 3)):
     write_batch(conf, "subscribers", batch, [subscriber(i, snapshot=batch) for i in ids])
 
 
+def _seed_subscribers(spark, conf, ids=(1, 2)):
+    """raw.subscribers for tests about other sources (validated elsewhere: skip GX here to save time)."""
+    _subscribers(conf, ids=ids)
+    _ingest(spark, conf, "subscribers", D1, **{"quality.enabled": False})
+
+
 
 
 def test_types_subscribers_and_voice(spark, conf, tables):
@@ -59,3 +65,186 @@ def test_types_subscribers_and_voice(spark, conf, tables):
         ("2", "", "CU", "", "MT", "LD_INTER", "2023-12-31 23:59:59", "0", "0.0", "", "2024-01-01"),
     ], "voice_cdr", conf)
     assertDataFrameEqual(tables.read("raw.voice_cdr"), expected_voice, checkRowOrder=False)
+
+
+def test_every_bad_row_kind_lands_in_quarantine(spark, conf, tables):
+    _seed_subscribers(spark, conf, ids=(1, 2))
+    good = voice(1, "13900000001", "20240101083000", charge="0.5")
+    lines = [
+        good,
+        voice(2, "13900000002", "20231231235900", operator="CU"),                      # late, kept
+        "1|13900000003|CMCC|安徽|MO|LOCAL|20240101083000|60|0.5",                        # 9 fields
+        voice(1, "13900000004", "20240132083000", operator="XX"),                      # bad day (and bad code)
+        voice(1, "13900000005", "20240101090000", duration="-5"),                       # below min
+        voice(1, "13900000006", "20240101091000", charge="abc"),                        # not a number
+        voice(1, "13900000007", "20240101092000", operator="XX"),                       # unknown code
+        voice(999, "13900000008", "20240102000000"),                                    # future (and unknown sub)
+        voice(999, "13900000009", "20240101093000"),                                    # unknown subscriber
+        voice(1, "13900000001", "20240101083000", charge="0.7"),                        # duplicate of `good`
+    ]
+    write_batch(conf, "voice_cdr", "2024-01-01", lines)
+    [rep] = _ingest(spark, conf, "voice_cdr", D1, **{"ingest.max_bad_row_rate": 1.0})
+    b = rep.batches[0]
+    assert (b.rows_read, b.rows_written, b.late) == (10, 2, 1)
+    assert b.quarantined == {"bad_timestamp": 1, "bad_value": 2, "duplicate": 1, "future_timestamp": 1,
+                             "unknown_code": 1, "unknown_subscriber": 1, "wrong_field_count": 1}
+    f = "voice_cdr/2024-01-01/part-00000.gz"
+    expected = spark.createDataFrame([
+        ("wrong_field_count", "fields=9, expected 10", f, lines[2], D1),
+        ("bad_timestamp", "start_time=20240132083000 does not parse as timestamp (yyyyMMddHHmmss)", f, lines[3], D1),
+        ("bad_value", "duration_sec=-5 below min 0", f, lines[4], D1),
+        ("bad_value", "charge=abc does not parse as double", f, lines[5], D1),
+        ("unknown_code", "peer_operator=XX not in code table operator", f, lines[6], D1),
+        ("future_timestamp", "start_time=20240102000000 is after the batch day (2024-01-01)", f, lines[7], D1),
+        ("unknown_subscriber", "subscriber_id=999 not in raw.subscribers", f, lines[8], D1),
+        ("duplicate", "natural key repeated: subscriber_id=1, start_time=2024-01-01 08:30:00, "
+                      "peer_number=13900000001, direction=MO", f, lines[9], D1),
+    ], QUARANTINE_SCHEMA)
+    assertDataFrameEqual(tables.read("quarantine.voice_cdr"), expected, checkRowOrder=False)
+    kept = tables.read("raw.voice_cdr").select("subscriber_id", "peer_number", "charge")
+    assertDataFrameEqual(kept, [(1, "13900000001", 0.5), (2, "13900000002", 0.5)], checkRowOrder=False)
+
+
+def test_csv_source_codes_dates_and_duplicates(spark, conf, tables):
+    _seed_subscribers(spark, conf, ids=(1,))
+    header_ok = ["101,1,PREPAY100_260,预存100元送260元话费,ZERO_ONE,2023-02-01,2025-01-31,100.0"]
+    rows = [f"{i},1,2024-01-31,{r.split(',', 2)[2]}" for i, r in [(101, header_ok[0])]]
+    rows += ["102,1,2024-01-31,CAMPUS,校园套餐,ZERO_ONE,2023-02-30,2025-01-31,10",    # bad date
+             "103,1,2024-01-31,CAMPUS,校园套餐,WRONG,2023-02-01,2025-01-31,10",       # unknown code
+             "101,1,2024-01-31,CAMPUS,校园套餐,ZERO_ONE,2023-02-01,2025-01-31,10"]    # duplicate key
+    write_batch(conf, "contracts", "2024-01-31", rows)
+    [rep] = _ingest(spark, conf, "contracts", date(2024, 1, 31), **{"ingest.max_bad_row_rate": 1.0})
+    assert rep.batches[0].quarantined == {"bad_timestamp": 1, "duplicate": 1, "unknown_code": 1}
+    reasons = tables.read("quarantine.contracts").select("reason", "line")
+    # of two rows with one key, the first by (file, line) is kept: the same one on every run
+    assertDataFrameEqual(reasons, [("bad_timestamp", rows[1]), ("unknown_code", rows[2]), ("duplicate", rows[0])],
+                         checkRowOrder=False)
+    assert [r.bundle_name for r in tables.read("raw.contracts").collect()] == ["校园套餐"]
+
+
+def test_rerun_replaces_only_its_batch(spark, conf, tables):
+    import deltalake
+
+    _seed_subscribers(spark, conf, ids=(1, 2))
+    write_batch(conf, "voice_cdr", "2024-01-01", [voice(1, "139", "20240101080000"), voice(2, "138", "20240101090000")])
+    write_batch(conf, "voice_cdr", "2024-01-02", [voice(1, "139", "20240102080000"), voice(1, "139", "20240102080000")])
+    _ingest(spark, conf, "voice_cdr", D1, D2, **{"ingest.max_bad_row_rate": 0.5})
+    raw_before = tables.read("raw.voice_cdr").collect()
+    q_before = tables.read("quarantine.voice_cdr").collect()
+    files = lambda: sorted(f for f in deltalake.DeltaTable(tables.location("raw.voice_cdr")).file_uris()
+                           if "batch_date=2024-01-02" in f)
+    d2_files = files()
+    version = tables.version("raw.voice_cdr")
+    [rep] = _ingest(spark, conf, "voice_cdr", D1, **{"ingest.max_bad_row_rate": 0.5})
+    assert tables.version("raw.voice_cdr") == version + 1
+    assertDataFrameEqual(tables.read("raw.voice_cdr"), raw_before, checkRowOrder=False)
+    assertDataFrameEqual(tables.read("quarantine.voice_cdr"), q_before, checkRowOrder=False)
+    assert files() == d2_files          # the other batch's files were not rewritten
+    assert [b.batch_date for b in rep.batches] == ["2024-01-01"]
+
+
+def test_failed_expectation_commits_nothing(spark, conf, tables):
+    _seed_subscribers(spark, conf, ids=(1,))
+    write_batch(conf, "voice_cdr", "2024-01-01", [voice(1, str(p), "20240101080000") for p in range(4)])
+    write_batch(conf, "voice_cdr", "2024-01-02", [voice(1, "1", "20240102080000")])
+    _ingest(spark, conf, "voice_cdr", D1)
+    version = tables.version("raw.voice_cdr")
+    q_version = tables.version("quarantine.voice_cdr")
+    with pytest.raises(QualityError) as err:
+        _ingest(spark, conf, "voice_cdr", D2, **{"ingest.row_count_min_previous": 1})
+    msg = str(err.value)
+    assert "raw.voice_cdr" in msg and "expect_column_values_to_be_between(batch_rows_vs_previous)" in msg
+    assert "1 of 11 expectations failed" in msg
+    assert tables.version("raw.voice_cdr") == version and tables.version("quarantine.voice_cdr") == q_version
+    assert (conf.path("quality.data_docs_dir") + "/index.html") in msg
+    from pathlib import Path
+    assert Path(conf.path("quality.data_docs_dir"), "index.html").exists()
+
+
+def test_bad_row_rate_above_threshold_commits_nothing(spark, conf, tables):
+    _seed_subscribers(spark, conf, ids=(1,))
+    write_batch(conf, "voice_cdr", "2024-01-01", [voice(1, "1", "20240101080000"), voice(1, "2", "2024")])
+    with pytest.raises(IngestError, match=r"raw.voice_cdr batch 2024-01-01: 1 of 2 rows are bad .*bad_timestamp"):
+        _ingest(spark, conf, "voice_cdr", D1)
+    assert not tables.exists("raw.voice_cdr") and not tables.exists("quarantine.voice_cdr")
+    [rep] = _ingest(spark, conf, "voice_cdr", D1, **{"ingest.max_bad_row_rate": 0.5})
+    assert rep.batches[0].quarantined == {"bad_timestamp": 1}
+
+
+def test_gbk_landing_file(spark, conf, tables):
+    gbk = conf.with_overrides({"landing.encoding": "GBK"})
+    path = write_batch(gbk, "subscribers", "2024-01-01", [subscriber(7, region="温州")])
+    assert "温州".encode("gbk") in path.read_bytes()
+    _ingest(spark, gbk, "subscribers", D1)
+    row = tables.read("raw.subscribers").collect()[0]
+    assert (row.region, row.county, row.plan_name) == ("温州", "西湖区", "全球通88套餐")
+
+
+@pytest.mark.parametrize("case", ["encoding", "delimiter", "missing", "empty", "header"])
+def test_landing_errors_name_the_file_and_commit_nothing(spark, conf, tables, case):
+    _seed_subscribers(spark, conf, ids=(1,))
+    version = tables.version("raw.subscribers")
+    if case == "encoding":
+        path = write_batch(conf, "subscribers", "2024-01-02", [subscriber(2, "2024-01-02")], encoding="GBK")
+        expected = rf"file .*{path.name} is not UTF-8.*U\+FFFD"
+    elif case == "delimiter":
+        path = write_batch(conf, "voice_cdr", "2024-01-02", [voice(1, "1", "20240102080000").replace("|", ",")])
+        expected = rf"voice_cdr: file .*{path.name}: delimiter mismatch: no line splits into 10 fields on '\|'; they do split on ','"
+    elif case == "missing":
+        expected = r"subscribers: landing folder .*/subscribers/2024-01-02 does not exist"
+        path = None
+    elif case == "empty":
+        path = write_batch(conf, "subscribers", "2024-01-02", [], raw=b"")
+        expected = rf"subscribers: file .*{path.name} is empty"
+    else:
+        path = write_batch(conf, "subscribers", "2024-01-02", [subscriber(2, "2024-01-02")], header=False,
+                           raw=("subscriber_id,msisdn,snapshot_dt,activation_date,status,status_date,brand,plan_code,"
+                                "plan_name,prepaid_flag,region,county,grid,birth_date,gender,vip\n"
+                                + subscriber(2, "2024-01-02") + "\n").encode())
+        expected = (r"file .*part-00000.csv: header differs from the contract: column 3 is 'snapshot_dt', expected "
+                    r"'snapshot_date'; column 16 is 'vip', expected 'vip_level'; missing \['snapshot_date', "
+                    r"'vip_level'\]; unexpected \['snapshot_dt', 'vip'\]")
+    source = "voice_cdr" if case == "delimiter" else "subscribers"
+    with pytest.raises(LandingError, match=expected):
+        _ingest(spark, conf, source, D2)
+    assert tables.version("raw.subscribers") == version
+    assert not tables.exists("raw.voice_cdr")
+
+
+def test_encoding_mismatch_past_the_head_is_caught_in_the_full_read(spark, conf, tables):
+    lines = [subscriber(i) for i in range(1, 6)] + [subscriber(9, region="温州")]
+    data = ("\n".join([load_sources(conf)["subscribers"].header] + lines[:-1]) + "\n").encode() + \
+        (lines[-1] + "\n").encode("gbk")
+    path = write_batch(conf, "subscribers", "2024-01-01", [], raw=data)
+    with pytest.raises(LandingError, match=rf"file .*{path.name} is not UTF-8: 1 line\(s\) hold"):
+        _ingest(spark, conf, "subscribers", D1, **{"ingest.preflight_lines": 3})
+    assert not tables.exists("raw.subscribers")
+
+
+def test_job_range_with_monthly_source(spark, conf, tables):
+    from inlife_jobs import ingest as job
+
+    for d in ("2024-01-30", "2024-01-31"):
+        write_batch(conf, "subscribers", d, [subscriber(1, d)])
+    write_batch(conf, "billing", "2024-01-31", ["1,2024-01,2024-01-31,88,88,0,0,0,0,0,0"])
+    conf = conf.with_overrides({"quality.enabled": False})
+    assert job.run(spark, conf, source="subscribers", date_from=date(2024, 1, 30), date_to=date(2024, 1, 31)) == 0
+    assert job.run(spark, conf, source="billing", date_from=date(2024, 1, 30), date_to=date(2024, 1, 31)) == 0
+    assert sorted(r.batch_date.isoformat() for r in tables.read("raw.subscribers").collect()) == \
+        ["2024-01-30", "2024-01-31"]
+    assert tables.read("raw.billing").collect()[0].bill_month == "2024-01"
+    with pytest.raises(IngestError, match="billing is monthly"):
+        job.run(spark, conf, source="billing", batch_date=date(2024, 1, 30))
+
+
+def test_committed_suites_match_the_contract(conf):
+    import json
+    from pathlib import Path
+
+    from inlife.ingest.suites import raw_suite
+
+    contract = load_sources(conf)
+    for name in contract.order:
+        path = Path(conf.path("quality.expectations_dir")) / "raw" / f"{name}.json"
+        assert json.loads(path.read_text(encoding="utf-8")) == raw_suite(contract[name], contract), \
+            f"{path} is stale: run .venv/bin/python -m inlife.ingest.suites"

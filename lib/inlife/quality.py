@@ -107,6 +107,7 @@ class Validator:
 
     def __init__(self, conf: Config):
         self.conf = conf
+        self.result_format = conf.get("quality.result_format")
         self._ctx = None
         self._datasource = None
 
@@ -158,7 +159,7 @@ class Validator:
         gx_suite = ctx.suites.add_or_update(gx_suite) if hasattr(ctx.suites, "add_or_update") else ctx.suites.add(gx_suite)
         definition = ctx.validation_definitions.add(gx.ValidationDefinition(name=run_id, data=batch, suite=gx_suite))
         checkpoint = ctx.checkpoints.add(gx.Checkpoint(
-            name=run_id, validation_definitions=[definition],
+            name=run_id, validation_definitions=[definition], result_format=self.result_format,
             actions=[UpdateDataDocsAction(name="data_docs", site_names=["inlife"])]))
         result = checkpoint.run(batch_parameters={"dataframe": df}, expectation_parameters=parameters)
         results = [r for vr in result.run_results.values() for r in vr.results]

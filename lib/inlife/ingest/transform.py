@@ -83,7 +83,7 @@ def classify(lines: DataFrame, source: Source, contract: SourceContract) -> Data
     keys = set(source.natural_key) | {source.event_time} | ({source.subscriber_key} if source.subscriber_key else set())
     fields = F.split(F.col("line"), re.escape(source.delimiter), -1)
     df = lines.select("line", "source_file", "batch_date", fields.alias("_f"))
-    raw = {c.name: F.col("_f")[i] for i, c in enumerate(source.columns)}
+    raw = {c.name: F.get(F.col("_f"), i) for i, c in enumerate(source.columns)}
 
     bad_ts, bad_value, bad_code = [], [], []
     typed_cols = []
