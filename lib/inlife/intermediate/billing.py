@@ -24,8 +24,9 @@ def billing_monthly(billing: DataFrame, month: str) -> DataFrame:
         F.sum("discount").alias("discount"), F.sum("arrears").alias("arrears"))
         .withColumn("month", F.lit(month))
         .withColumn("net_revenue", F.col("arpu") - F.col("discount"))
-        .withColumn("return_rate", F.least(F.lit(100.0), F.greatest(F.lit(0.0),
-                    100.0 * safe_div(F.col("net_revenue"), F.col("arpu")))))
+        # (greatest/least skip nulls, so the unknown case is kept explicitly)
+        .withColumn("return_rate", F.when(F.col("arpu") > 0, F.least(F.lit(100.0), F.greatest(
+            F.lit(0.0), 100.0 * safe_div(F.col("net_revenue"), F.col("arpu"))))))
         .withColumn("has_arrears", (F.col("arrears") > 0).cast("int")))
     return out.select("subscriber_id", "month", *[F.col(c).cast("int" if c == "has_arrears" else "double")
                                                   for c in BILLING_COLUMNS])

@@ -45,8 +45,8 @@ def outcomes(view: DataFrame, later_subscribers: Mapping[int, DataFrame | None],
         for i, f in enumerate(frames, start=1):
             c = f.select("subscriber_id", (F.col("status") == "CHURNED").cast("int").alias(f"_c{i}"))
             out = c if out is None else out.join(c, "subscriber_id", "full")
-        return out.select("subscriber_id", F.greatest(*[F.coalesce(F.col(f"_c{i}"), F.lit(0))
-                                                        for i in range(1, k + 1)]).alias(f"_churn{k}"))
+        flags = [F.coalesce(F.col(f"_c{i}"), F.lit(0)) for i in range(1, k + 1)]
+        return out.select("subscriber_id", (F.greatest(*flags) if k > 1 else flags[0]).alias(f"_churn{k}"))
 
     labels = base
     for k in (1, 2):
