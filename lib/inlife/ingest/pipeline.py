@@ -149,8 +149,7 @@ class Ingestion:
         return self._known[1]
 
     def classified(self, src: Source, files: list[landing.LandingFile]) -> DataFrame:
-        lines = transform.without_headers(
-            transform.with_file_columns(landing.read_lines(self.spark, files, self.encoding(src))), src)
+        lines = transform.without_headers(landing.read_lines(self.spark, files, self.encoding(src)), src)
         df = transform.classify(lines, src, self.contract)
         if src.subscriber_key:
             df = transform.with_known_subscribers(df, src, self.known_subscribers())

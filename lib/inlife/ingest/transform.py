@@ -28,22 +28,12 @@ QUARANTINE_SCHEMA = StructType([
     StructField("source_file", StringType()), StructField("line", StringType()),
     StructField("batch_date", DateType()),
 ])
-RELATIVE_RE = r"([^/]+/[0-9]{4}-[0-9]{2}-[0-9]{2}/[^/]+)$"
-BATCH_RE = r"/([0-9]{4}-[0-9]{2}-[0-9]{2})/[^/]+$"
 
 
 def raw_schema(source: Source) -> StructType:
     """raw.<source>: the contract's columns, typed, plus the batch date (the partition column)."""
     return StructType([StructField(c.name, SPARK_TYPES[c.type]) for c in source.columns]
                       + [StructField("batch_date", DateType())])
-
-
-def with_file_columns(lines: DataFrame) -> DataFrame:
-    """(line, file_path) -> + source_file (<source>/<date>/<name>) and batch_date from the folder name."""
-    return lines.select(
-        "line",
-        F.regexp_extract("file_path", RELATIVE_RE, 1).alias("source_file"),
-        F.to_date(F.regexp_extract("file_path", BATCH_RE, 1)).alias("batch_date"))
 
 
 def without_headers(lines: DataFrame, source: Source) -> DataFrame:
@@ -67,74 +57,94 @@ def _typed(c: ContractColumn, raw: Column) -> Column:
     return raw
 
 
-def _first(details: list[Column]) -> Column:
-    return F.coalesce(*details) if details else F.lit(None).cast("string")
-
-
 def classify(lines: DataFrame, source: Source, contract: SourceContract) -> DataFrame:
     """Split and type each line and name the first failing row-local check.
 
     In: line, source_file, batch_date. Out: the typed contract columns, batch_date, source_file, line,
     reason and detail (null for rows that pass), late (event day before the batch day).
     Checks that need other rows (unknown_subscriber, duplicate) come after: see ``with_known_subscribers``
-    and ``with_duplicates``.
+    and ``with_duplicates``. Three projections, so each field is parsed once (Spark does not merge
+    projections that would repeat a costly expression) and detail strings are built for bad rows only.
     """
     n = len(source.columns)
     keys = set(source.natural_key) | {source.event_time} | ({source.subscriber_key} if source.subscriber_key else set())
     fields = F.split(F.col("line"), re.escape(source.delimiter), -1)
-    df = lines.select("line", "source_file", "batch_date", fields.alias("_f"))
-    raw = {c.name: F.get(F.col("_f"), i) for i, c in enumerate(source.columns)}
+    split = lines.select("line", "source_file", "batch_date", fields.alias("_f"))
 
+    # 1. raw strings (_s_<col>) and parsed values (<col>, null when empty or unparseable)
+    raw_cols, typed_cols = [], []
+    for i, c in enumerate(source.columns):
+        r = F.get(F.col("_f"), i)
+        raw_cols.append(r.alias(f"_s_{c.name}"))
+        if c.type == "string":
+            typed_cols.append(r.alias(c.name))
+        else:
+            typed_cols.append(F.when(r != F.lit(""), _typed(c, r)).cast(SPARK_TYPES[c.type]).alias(c.name))
+    parsed = split.select("line", "source_file", "batch_date", F.size("_f").alias("_n"), *raw_cols, *typed_cols)
+
+    # 2. per check, the first failing column's detail (only evaluated for rows that fail it)
     bad_ts, bad_value, bad_code = [], [], []
-    typed_cols = []
     for c in source.columns:
-        r = raw[c.name]
-        empty = F.coalesce(r == F.lit(""), F.lit(True))
-        value = F.when(~empty, _typed(c, r)) if c.type != "string" else r
-        typed_cols.append(value.cast(SPARK_TYPES[c.type]).alias(c.name))
+        s, v = F.col(f"_s_{c.name}"), F.col(c.name)
         if c.type == "string":
             if c.code:
-                bad_code.append(F.when(~r.isin(contract.codes[c.code]),
-                                       F.concat(_show(c, r), F.lit(f" not in code table {c.code}"))))
+                bad_code.append((~s.isin(contract.codes[c.code]),
+                                 F.concat(_show(c, s), F.lit(f" not in code table {c.code}"))))
             continue
-        parsed = _typed(c, r)
-        failed = (parsed.isNull() & ~empty) | (empty & F.lit(c.name in keys))
-        why = F.when(empty, F.concat(F.lit(f"{c.name} is empty"))).otherwise(
-            F.concat(_show(c, r), F.lit(f" does not parse as {c.type}" + (f" ({c.format})" if c.format else ""))))
+        empty = F.coalesce(s == F.lit(""), F.lit(True))
         target = bad_ts if c.type in ("date", "timestamp") else bad_value
-        target.append(F.when(failed, why))
+        if c.name in keys:
+            target.append((empty, F.lit(f"{c.name} is empty")))
+        target.append((v.isNull() & ~empty, F.concat(_show(c, s), F.lit(
+            f" does not parse as {c.type}" + (f" ({c.format})" if c.format else "")))))
         if c.type == "double":
-            bad_value.append(F.when(F.isnan(parsed) | (F.abs(parsed) == F.lit(float("inf"))),
-                                    F.concat(_show(c, r), F.lit(" is not a finite number"))))
+            target.append((F.isnan(v) | (F.abs(v) == F.lit(float("inf"))),
+                           F.concat(_show(c, s), F.lit(" is not a finite number"))))
         if c.min is not None:
-            bad_value.append(F.when(parsed < F.lit(c.min), F.concat(_show(c, r), F.lit(f" below min {c.min:g}"))))
+            target.append((v < F.lit(c.min), F.concat(_show(c, s), F.lit(f" below min {c.min:g}"))))
         if c.max is not None:
-            bad_value.append(F.when(parsed > F.lit(c.max), F.concat(_show(c, r), F.lit(f" above max {c.max:g}"))))
-
+            target.append((v > F.lit(c.max), F.concat(_show(c, s), F.lit(f" above max {c.max:g}"))))
     ev = source.column(source.event_time)
-    ev_typed = _typed(ev, raw[ev.name])
+    ev_col = F.col(ev.name)
     if ev.type == "timestamp":
-        future = ev_typed >= F.date_add(F.col("batch_date"), 1).cast("timestamp")
-        event_day = F.to_date(ev_typed)
+        future = ev_col >= F.date_add(F.col("batch_date"), 1).cast("timestamp")
+        event_day = F.to_date(ev_col)
     else:
-        future = ev_typed > F.col("batch_date")
-        event_day = ev_typed
-    future_detail = F.when(future, F.concat(_show(ev, raw[ev.name]), F.lit(" is after the batch day ("),
-                                            F.col("batch_date").cast("string"), F.lit(")")))
+        future = ev_col > F.col("batch_date")
+        event_day = ev_col
+    future_detail = F.concat(_show(ev, F.col(f"_s_{ev.name}")), F.lit(" is after the batch day ("),
+                             F.col("batch_date").cast("string"), F.lit(")"))
 
-    count = F.size("_f")
-    reason = (F.when(count != n, "wrong_field_count")
-              .when(_first(bad_ts).isNotNull(), "bad_timestamp")
-              .when(_first(bad_value).isNotNull(), "bad_value")
-              .when(_first(bad_code).isNotNull(), "unknown_code")
-              .when(future_detail.isNotNull(), "future_timestamp"))
-    detail = (F.when(count != n, F.concat(F.lit("fields="), count.cast("string"), F.lit(f", expected {n}")))
-              .otherwise(F.coalesce(_first(bad_ts), _first(bad_value), _first(bad_code), future_detail)))
-    out = df.select(*typed_cols, "batch_date", "source_file", "line",
-                    reason.alias("reason"), detail.alias("detail"))
-    return out.withColumn("late", F.coalesce(F.to_date(F.col(ev.name)) < F.col("batch_date"), F.lit(False))
-                          if ev.type == "timestamp" else
-                          F.coalesce(F.col(ev.name) < F.col("batch_date"), F.lit(False)))
+    def any_of(checks):
+        return reduce(lambda a, b: a | b, [F.coalesce(cond, F.lit(False)) for cond, _ in checks]) \
+            if checks else F.lit(False)
+
+    def first_detail(checks):
+        out = None
+        for cond, text in checks:
+            out = F.when(F.coalesce(cond, F.lit(False)), text) if out is None else out.when(F.coalesce(cond, F.lit(False)), text)
+        return out
+
+    wrong = F.col("_n") != F.lit(n)
+    reason = (F.when(wrong, "wrong_field_count")
+              .when(any_of(bad_ts), "bad_timestamp")
+              .when(any_of(bad_value), "bad_value")
+              .when(any_of(bad_code), "unknown_code")
+              .when(F.coalesce(future, F.lit(False)), "future_timestamp"))
+    with_reason = parsed.select("*", reason.alias("reason"),
+                                F.coalesce(event_day < F.col("batch_date"), F.lit(False)).alias("late"))
+
+    # 3. the detail of the reason, built only where there is one
+    r = F.col("reason")
+    detail = F.when(r.isNull(), F.lit(None).cast("string"))
+    detail = detail.when(r == "wrong_field_count",
+                         F.concat(F.lit("fields="), F.col("_n").cast("string"), F.lit(f", expected {n}")))
+    for name, checks in (("bad_timestamp", bad_ts), ("bad_value", bad_value), ("unknown_code", bad_code)):
+        if checks:
+            detail = detail.when(r == name, first_detail(checks))
+    detail = detail.when(r == "future_timestamp", future_detail)
+    return with_reason.select(*source.column_names, "batch_date", "source_file", "line", "reason",
+                              detail.alias("detail"), "late")
 
 
 def with_known_subscribers(df: DataFrame, source: Source, known: DataFrame | None) -> DataFrame:

@@ -1,9 +1,8 @@
 """The subscriber state that tags and matrices are evaluated over: the customer view plus scores.
 
 One row per subscriber-month: every unified.customer_view column, the value index (value_score,
-value_tier), per model ``<model>_score``, ``<model>_probability``, ``<model>_decile``, ``<model>_grade``
-(a propensity model also gets ``<model>_flag``: 1 when graded high), and the segment columns. Rules may
-name any of these columns.
+value_tier and the criterion scores), per model ``<model>_score``, ``<model>_probability``,
+``<model>_decile`` and ``<model>_grade``, and the segment columns. Rules may name any of these columns.
 """
 from __future__ import annotations
 
