@@ -1,0 +1,74 @@
+"""The columns rules may name: the subscriber state (lib/inlife/scores/state.py) plus what the rules code adds.
+
+- every ``unified.customer_view`` column (lib/inlife/unified/factors.yaml), typed from its unit;
+- the value index, ``<model>_score/_probability/_decile/_grade`` for every model, the segment columns;
+- added here: ``return_rate_q1``, ``return_rate_q2``, ``return_rate_q3`` - the average return rate of each of
+  the previous three quarters (months M-3..M-1, M-6..M-4, M-9..M-7; see ``quarters.py``) so that "return rate
+  above 86 in each of the previous three quarters" is ``least(return_rate_q1, return_rate_q2,
+  return_rate_q3) > 86`` (derived.py); ``days_since_activation``; and ``tags``, the ids of the tags the subscriber holds this month (``has_tag``).
+
+When a real state frame is at hand its schema decides the types (``kinds_of(df.schema)``); without one (lint,
+config tests) the static catalogue below does.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pyspark.sql.types import (ArrayType, DataType, DateType, DoubleType, IntegerType, LongType, StringType,
+                               StructField, StructType)
+
+from inlife.rules.expressions import spark_type_kind
+
+MODELS = ["churn", "stickiness", "newspaper_response", "crbt_silent_response", "ringtone_change_active",
+          "mobile_internet_silent_active", "mobile_internet_fluctuation"]
+QUARTER_COLUMNS = ["return_rate_q1", "return_rate_q2", "return_rate_q3"]
+DERIVED_INT = ["days_since_activation"]
+TAGS_COLUMN = "tags"
+
+_STRING_UNITS = {"text", "code", "yyyy-MM"}
+_INT_UNITS = {"0/1", "rank", "months", "years", "days", "calls", "peers", "events", "messages", "complaints",
+              "contacts", "replies", "recharges", "sessions", "subscribers"}
+
+
+def _view_type(name: str, unit: str) -> DataType:
+    if name == "subscriber_id":
+        return LongType()
+    if unit in _STRING_UNITS or name == "group_id":
+        return StringType()
+    if unit == "date":
+        return DateType()
+    if unit in _INT_UNITS and not name.endswith(("_avg3", "_avg6", "_mom", "_trend6", "_vs_avg3")):
+        return IntegerType()
+    return DoubleType()
+
+
+@lru_cache(maxsize=1)
+def state_schema(models: tuple[str, ...] = tuple(MODELS)) -> StructType:
+    """The full state row as the rules see it (view + scores + quarters + tags)."""
+    from inlife.unified.dictionary import load_factors
+
+    fields = [StructField(f.name, _view_type(f.name, f.unit)) for f in load_factors()]
+    fields += [StructField("value_score", DoubleType()), StructField("value_tier", StringType()),
+               StructField("value_current", DoubleType()), StructField("value_loyalty", DoubleType()),
+               StructField("value_influence", DoubleType())]
+    for m in models:
+        fields += [StructField(f"{m}_score", DoubleType()), StructField(f"{m}_probability", DoubleType()),
+                   StructField(f"{m}_decile", IntegerType()), StructField(f"{m}_grade", StringType())]
+    fields += [StructField("segment_id", IntegerType()), StructField("segment_name", StringType()),
+               StructField("subgroup_id", IntegerType()), StructField("subgroup_name", StringType())]
+    fields += [StructField(c, DoubleType()) for c in QUARTER_COLUMNS]
+    fields += [StructField(c, IntegerType()) for c in DERIVED_INT]
+    return StructType(fields)
+
+
+def kinds_of(schema: StructType) -> dict[str, str]:
+    """column -> checker kind (number, string, date, boolean; arrays and structs are not usable)."""
+    return {f.name: spark_type_kind(f.dataType.simpleString()) for f in schema.fields if f.name != TAGS_COLUMN}
+
+
+def static_kinds() -> dict[str, str]:
+    return kinds_of(state_schema())
+
+
+def with_tags_field(schema: StructType) -> StructType:
+    return StructType(list(schema.fields) + [StructField(TAGS_COLUMN, ArrayType(StringType()))])
