@@ -1,0 +1,129 @@
+"""The sample-data generator: landing extracts of a simulated Zhejiang mobile operator, and their truth.
+
+``generate(spark, conf, ...)`` runs month by month (a loop over months on the driver; everything per
+subscriber or per event is a Spark job):
+
+1. the population's static attributes are computed once (population.py) and staged as Parquet;
+2. each month, every living subscriber's drivers, true churn probability and churn draw
+   (state.py) are computed from the population, the previous month's state and the peers who churned,
+   and staged as Parquet;
+3. each source of conf/sources.yaml is generated from the month's state (calls.py, vas.py, billing.py,
+   service.py, subscribers.py, groups.py), turned into lines with planted defects (badrows.py) and
+   written into the landing layout (writer.py);
+4. the month's truth is written (truth.py); the manifest at the end.
+
+All randomness is hash-based (rand.py): the same arguments give the same rows on any partitioning.
+"""
+from __future__ import annotations
+
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from inlife.config import Config
+from inlife.generator import badrows, billing, calls, groups, service, subscribers, truth, vas
+from inlife.generator.params import Month, Params
+from inlife.generator.population import add_attributes
+from inlife.generator.state import month_state
+from inlife.generator.writer import Manifest, fill_empty_batches, write_lines
+from inlife.progress import stage
+from inlife.sources import load_sources
+
+
+@contextmanager
+def _sql_conf(spark: SparkSession, settings: dict):
+    old = {k: spark.conf.get(k, None) for k in settings}
+    for k, v in settings.items():
+        spark.conf.set(k, v)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                spark.conf.unset(k)
+            else:
+                spark.conf.set(k, v)
+
+
+# The monthly state has ~150 columns of wide expressions; whole-stage code generation would compile one
+# enormous method (over the JVM's 64 KB limit, then a slow fallback). Per-operator code generation copes.
+STATE_SQL = {"spark.sql.codegen.wholeStage": "false"}
+# Spark 4 only lets the CSV writer use a short list of charsets unless this is set (GBK extracts).
+WRITE_SQL = {"spark.sql.legacy.javaCharsets": "true"}
+
+
+def generate(spark: SparkSession, conf: Config, p: Params) -> dict:
+    contract = load_sources(conf)
+    landing = Path(conf.path("landing.root"))
+    truth_root = Path(conf.path("truth.root"))
+    staging = truth_root / "_staging"
+    for name in contract.order:
+        shutil.rmtree(landing / name, ignore_errors=True)
+    shutil.rmtree(truth_root / "subscriber_month", ignore_errors=True)
+    shutil.rmtree(staging, ignore_errors=True)
+    landing.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest(p, list(contract.order))
+
+    with stage("population", conf) as st_:
+        with _sql_conf(spark, STATE_SQL):
+            base = spark.range(0, p.total_ids, numPartitions=p.partitions(p.total_ids)).withColumnRenamed("id", "idx")
+            add_attributes(p, base).write.mode("overwrite").parquet(str(staging / "population"))
+        st_.rows = p.total_ids
+    pop = spark.read.parquet(str(staging / "population"))
+
+    prev: DataFrame | None = None
+    churned_before: DataFrame | None = None
+    for month in p.month_list:
+        with stage(f"state {month.label}", conf) as st_:
+            with _sql_conf(spark, STATE_SQL):
+                month_pop = pop.filter(F.col("activation_date") <= F.lit(month.end))
+                state = month_state(spark, p, month, prev, churned_before, population=month_pop)
+                state.write.mode("overwrite").parquet(str(staging / f"state_{month.label}"))
+            st = spark.read.parquet(str(staging / f"state_{month.label}"))
+            st_.rows = st.count()
+        # Every subscriber who has churned by the end of this month: churn_day 0 = before this month.
+        now = st.filter("churned").select("idx", "churn_day")
+        churn = now if churned_before is None else churned_before.select("idx", F.lit(0).alias("churn_day")).unionByName(now)
+        churn.write.mode("overwrite").parquet(str(staging / f"churned_{month.label}"))
+        churn = spark.read.parquet(str(staging / f"churned_{month.label}"))
+
+        with _sql_conf(spark, WRITE_SQL):
+            members = groups.group_members(p, month, st)
+            records = {
+                "subscribers": lambda: subscribers.subscribers(p, month, st),
+                "groups": lambda: groups.groups(spark, p, month, members),
+                "group_members": lambda: members,
+                "contracts": lambda: billing.contracts(p, month, st),
+                "billing": lambda: billing.billing(p, month, st),
+                "voice_cdr": lambda: calls.voice_cdr(p, month, st, churn),
+                "sms_data": lambda: calls.sms_data(p, month, st),
+                "vas_usage": lambda: vas.vas_usage(p, month, st),
+                "service_orders": lambda: vas.service_orders(p, month, st),
+                "recharges": lambda: billing.recharges(p, month, st),
+                "balances": lambda: billing.balances(p, month, st),
+                "service_contacts": lambda: service.service_contacts(p, month, st),
+                "echannel_events": lambda: service.echannel_events(p, month, st),
+            }
+            for name in contract.order:
+                src = contract[name]
+                with stage(f"{name} {month.label}", conf) as st_:
+                    lines = badrows.to_lines(records[name](), src, p, month)
+                    counts, batches = write_lines(lines, src, p, month, landing)
+                    fill_empty_batches(src, month, landing, p.encoding)
+                    manifest.add(name, counts, batches)
+                    st_.rows = counts["lines"]
+
+        with stage(f"truth {month.label}", conf) as st_:
+            truth.subscriber_month(month, st).write.mode("append").parquet(str(truth_root / "subscriber_month"))
+        prev = st
+        churned_before = churn
+
+    path = manifest.write(landing)
+    shutil.rmtree(staging, ignore_errors=True)
+    return {"manifest": str(path), **manifest.as_dict()}
+
+
+__all__ = ["Params", "Month", "generate"]

@@ -1,0 +1,235 @@
+"""The subscriber-month: every driver of behaviour for one month, the true churn probability and its draw.
+
+One row per subscriber alive at some point of the month. The churn probability is a logistic function of
+quantities that the extracts show *as they are* — the count of complaints (and how many unresolved),
+unsatisfied survey replies, calls to competitors' service numbers (and their rise), prepaid recharges
+(none = missed) and the balance level, a contract ending, short tenure, the month's ARPU decline, peers who
+churned — plus a small hidden noise. The event generators then emit exactly those counts, so a model
+working on the extracts can recover most of the oracle's ranking.
+
+State carried from month to month (in the previous month's row): plan, VIP level, VAS holdings, the
+usage level, the dissatisfaction process and last month's competitor calls.
+"""
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from inlife.generator import reference as R
+from inlife.generator.circle import ON_NET, slots
+from inlife.generator.params import Month, Params
+from inlife.generator.population import add_attributes
+from inlife.generator.rand import normal, pick, poisson, sigmoid, uniform
+
+DAY = 86400
+PRODUCTS = R.VAS_PRODUCTS
+CARRY = (["plan_idx_end", "vip_end", "level_end", "dis_end", "n_comp"]
+         + [f"held_end_{x}" for x in PRODUCTS])
+
+
+def _population(spark: SparkSession, p: Params, month: Month) -> DataFrame:
+    """Static attributes of every index activated by the end of ``month``."""
+    n = p.subscribers + p.activations_per_month * (month.index + 1)
+    base = spark.range(0, n, numPartitions=p.partitions(n)).withColumnRenamed("id", "idx")
+    return add_attributes(p, base).filter(F.col("activation_date") <= F.lit(month.end))
+
+
+def propensity_logits(a) -> dict[str, Column]:
+    """True monthly propensity (log-odds) to order each modelled VAS product, from observable traits."""
+    seg, age, brand = a["segment_idx"], a["age"], a["brand_idx"]
+    youth = (seg == 3).cast("double")
+    business = ((seg == 2) | (seg == 5)).cast("double")
+    data = F.log(a["data_mult"])
+    held = lambda x: a[f"held_{x}"].cast("double")  # noqa: E731
+    return {
+        "NEWSPAPER": F.lit(-3.7) + 0.9 * (age >= 35).cast("double") + 0.8 * business
+        + 0.5 * (brand == 0).cast("double") + 0.5 * held("MAIL139"),
+        "CRBT": F.lit(-3.4) + 1.4 * youth + 0.6 * (brand == 1).cast("double") + 0.5 * (age < 30).cast("double")
+        + 0.4 * held("FETION") - 0.8 * (seg == 6).cast("double"),
+        "RINGTONE_CHANGE": F.lit(-4.4) + 2.3 * held("CRBT") + 0.9 * youth,
+        "MOBILE_INTERNET": F.lit(-3.6) + 1.3 * data + 1.4 * youth + 0.6 * business - 0.6 * (seg == 4).cast("double"),
+        "FETION": F.lit(-4.0) + 1.0 * youth + 0.5 * business,
+        "MAIL139": F.lit(-4.5) + 1.0 * business,
+        "FAMILY_NET": F.lit(-4.6) + 0.8 * (seg == 0).cast("double") + 0.6 * (seg == 4).cast("double"),
+    }
+
+
+def month_state(spark: SparkSession, p: Params, month: Month, prev: DataFrame | None,
+                churned_before: DataFrame | None, population: DataFrame | None = None) -> DataFrame:
+    """All subscribers alive in ``month`` with the month's drivers, truth and churn draw.
+
+    ``population``: the static attributes of everyone activated by the month end (computed if omitted).
+    """
+    s = p.seed
+    m = month.index
+    pop = population if population is not None else _population(spark, p, month)
+    if churned_before is not None:
+        pop = pop.join(F.broadcast(churned_before.select("idx")), "idx", "left_anti")
+    if prev is not None:
+        pop = pop.join(prev.select("idx", *[F.col(c).alias(f"prev_{c}") for c in CARRY]), "idx", "left")
+    else:
+        for c in CARRY:
+            pop = pop.withColumn(f"prev_{c}", F.lit(None))
+    # Peers (call-circle slots on-net) who churned in earlier months.
+    if churned_before is not None:
+        circle = slots(p, pop.select("idx", "segment_idx", "member", "block", "pos", "group_size", "home_prov_idx"))
+        lost = (circle.filter(F.col("kind").isin(*ON_NET))
+                .join(F.broadcast(churned_before.select(F.col("idx").alias("peer_idx"))), "peer_idx")
+                .groupBy("idx").agg(F.count(F.lit(1)).alias("peers_churned")))
+        pop = pop.join(lost, "idx", "left")
+    else:
+        pop = pop.withColumn("peers_churned", F.lit(0))
+
+    idx, mi = F.col("idx"), F.lit(m)
+    u = lambda salt: uniform(s, salt, idx, mi)      # noqa: E731  a draw of this subscriber-month
+    z = lambda salt: normal(s, salt, idx, mi)       # noqa: E731
+    col = F.col
+    new_this_month = col("activation_date") >= F.lit(month.start)
+    act_day = F.when(new_this_month, F.dayofmonth("activation_date")).otherwise(1)
+    tenure_m = F.months_between(F.lit(month.start), col("activation_date"))
+    # Dissatisfaction: a persistent personal disposition plus an AR(1) monthly mood.
+    mood_prev = F.coalesce(col("prev_dis_end"), normal(s, "mood0", idx))
+    mood = 0.6 * mood_prev + 0.8 * z("mood")
+    level_prev = F.coalesce(col("prev_level_end"), F.lit(1.0))
+    df = pop.select(
+        "*",
+        new_this_month.alias("new_this_month"), act_day.alias("act_day"), tenure_m.alias("tenure_months"),
+        mood.alias("dis_end"), mood_prev.alias("mood_prev"), u("declining").alias("_u_decl"),
+    )
+    dis = 0.6 * col("grumpy") + 0.8 * col("dis_end")
+    df = df.select("*", dis.alias("dissatisfaction"))
+    dis = col("dissatisfaction")
+    declining = col("_u_decl") < sigmoid(1.3 * dis - 2.6)
+    df = df.select("*", F.when(declining, 0.3 + 0.5 * u("decline")).otherwise(0.0).alias("decline"))
+    decline = col("decline")
+    level = F.when(decline > 0, level_prev * (1 - 0.6 * decline)).otherwise(level_prev + 0.3 * (1 - level_prev)) \
+        * (1 + 0.05 * z("level"))
+    df = df.select("*", level.alias("level"))
+    df = df.select("*", (col("arpu_base") * col("level")).alias("arpu_month"))
+    arpu_m = col("arpu_month")
+    # Customer-service contacts (Poisson splitting keeps resolved and unresolved independent).
+    lam_c = 0.035 * F.exp(1.1 * dis)
+    # Competitors' service numbers: a subscriber weighing a switch calls them.
+    intent = sigmoid(2.0 * dis - 4.2)
+    intent_prev = sigmoid(2.0 * (0.6 * col("grumpy") + 0.8 * col("mood_prev")) - 4.2)
+    rech_lam = F.least(F.greatest(arpu_m / 40.0, F.lit(0.35)), F.lit(4.0)) * F.exp(-1.6 * decline) \
+        * F.exp(-0.4 * F.greatest(dis, F.lit(0.0)))
+    df = df.select("*", (lam_c * 0.65).alias("_l_res"), (lam_c * 0.35).alias("_l_unres"),
+                   (0.25 * sigmoid(1.6 * dis - 1.2)).alias("_l_unsat"), (0.15 * sigmoid(-dis)).alias("_l_sat"),
+                   (0.02 + 3.0 * intent).alias("_l_comp"), (0.02 + 3.0 * intent_prev).alias("_l_comp_prev"),
+                   rech_lam.alias("_l_rech"))
+    df = df.select(
+        "*",
+        poisson(col("_l_res"), u("n-res")).alias("n_complaint_resolved"),
+        poisson(col("_l_unres"), u("n-unres")).alias("n_complaint_unresolved"),
+        poisson(col("_l_unsat"), u("n-unsat")).alias("n_unsatisfied"),
+        poisson(F.lit(0.06), u("n-neutral")).alias("n_neutral"),
+        poisson(col("_l_sat"), u("n-sat")).alias("n_satisfied"),
+        poisson(F.lit(0.25), u("n-10086")).alias("n_10086"),
+        poisson(F.lit(0.12), u("n-consult")).alias("n_consult"),
+        poisson(col("_l_comp"), u("n-comp"), z("n-comp-z")).alias("n_comp_month"),
+        F.coalesce(col("prev_n_comp"), poisson(col("_l_comp_prev"), u("n-comp-prev"))).alias("n_comp_prev"),
+        F.when(col("prepaid") == 1, F.least(poisson(col("_l_rech"), u("n-rech"), z("n-rech-z")), F.lit(60)))
+        .otherwise(0).alias("n_recharges"),
+    ).drop("_u_decl", "_l_res", "_l_unres", "_l_unsat", "_l_sat", "_l_comp", "_l_comp_prev", "_l_rech", "mood_prev")
+    col = F.col
+    low_balance_level = F.exp(F.log(col("arpu_month") * 0.7 + 2.0) + 0.6 * z("bal"))
+    bal_level = F.when(col("n_recharges") == 0, low_balance_level * 0.25).otherwise(low_balance_level)
+    ends_soon = col("has_contract") & (col("contract_end") >= F.lit(month.start)) & \
+        (col("contract_end") <= F.add_months(F.lit(month.end), 1))
+    # Holdings at the start of the month: carried, or drawn for the initial base from the propensities.
+    held = {}
+    for i, x in enumerate(PRODUCTS):
+        held[x] = F.coalesce(col(f"prev_held_end_{x}"), F.when(col("new_this_month"), F.lit(False)))
+    df = df.select("*", bal_level.alias("balance_level"), ends_soon.alias("contract_ends_soon"),
+                   *[h.alias(f"held_{x}") for x, h in held.items()])
+    # Initial holdings (first month, or new subscribers) follow the same propensity logits shifted up.
+    a = {c: col(c) for c in df.columns}
+    init_order = ["FETION", "MAIL139", "FAMILY_NET", "CRBT", "NEWSPAPER", "RINGTONE_CHANGE", "MOBILE_INTERNET"]
+    for x in init_order:
+        a = {c: col(c) for c in df.columns}
+        logit = propensity_logits(a)[x]
+        df = df.withColumn(f"held_{x}", F.coalesce(col(f"held_{x}"), uniform(s, "held0-" + x, idx) < sigmoid(logit + 2.6)))
+    a = {c: col(c) for c in df.columns}
+    logits = propensity_logits(a)
+    n_held = sum((col(f"held_{x}").cast("int") for x in PRODUCTS), F.lit(0))
+    onnet = pick([c[0] + c[1] + c[2] for c in R.CIRCLE], col("segment_idx"))
+    stick_logit = (F.lit(-1.2) + 0.45 * F.log1p(F.greatest(col("tenure_months"), F.lit(0.0)))
+                   + 1.1 * col("vpn_flag") + 0.9 * col("held_FAMILY_NET").cast("double")
+                   + 0.25 * n_held + 0.12 * onnet + 0.5 * (col("has_contract") & ~col("contract_ends_soon")).cast("double")
+                   + 0.4 * (col("prepaid") == 0).cast("double"))
+    stickiness = 100 * sigmoid(stick_logit)
+    n_unres = col("n_complaint_unresolved")
+    churn_logit = (F.lit(-5.2)
+                   + 1.5 * (col("tenure_months") < 3).cast("double")
+                   + 0.8 * ((col("tenure_months") >= 3) & (col("tenure_months") < 12)).cast("double")
+                   + 0.9 * F.least(col("n_complaint_resolved"), F.lit(3)) + 1.6 * F.least(n_unres, F.lit(3))
+                   + 0.7 * F.least(col("n_unsatisfied"), F.lit(2))
+                   + 3.2 * col("decline")
+                   + (col("prepaid") == 1).cast("double") * (1.3 * (col("balance_level") < 5).cast("double")
+                                                            + 1.2 * (col("n_recharges") == 0).cast("double"))
+                   + 1.8 * col("contract_ends_soon").cast("double")
+                   + 0.7 * F.least(col("peers_churned"), F.lit(3))
+                   + 0.55 * F.least(col("n_comp_month"), F.lit(6))
+                   + 0.3 * F.least(F.greatest(col("n_comp_month") - col("n_comp_prev"), F.lit(0)), F.lit(4))
+                   - 2.0 * (stickiness / 100 - 0.5)
+                   + 0.25 * z("hidden"))
+    p_churn = F.when(col("new_this_month"), 0.0).otherwise(sigmoid(churn_logit))
+    churned = u("churn") < p_churn
+    churn_day = F.when(churned, F.lit(2) + F.floor(u("churn-day") * (month.days - 1)).cast("int"))
+    df = df.select("*", stickiness.alias("true_stickiness"), p_churn.alias("true_churn_prob"),
+                   churned.alias("churned"), churn_day.alias("churn_day"),
+                   *[sigmoid(logits[x]).alias(f"prop_{x}") for x in PRODUCTS])
+    # Window of usage: from activation to the start of the churn day (nothing on or after it);
+    # events such as complaints and recharges may still happen on the churn day itself.
+    ws = (col("act_day") - 1) * DAY
+    we_use = F.when(col("churned"), (col("churn_day") - 1) * DAY).otherwise(F.lit(month.days * DAY))
+    we_evt = F.when(col("churned"), col("churn_day") * DAY).otherwise(F.lit(month.days * DAY))
+    # VAS: order if not held (the true propensity), cancel if held (more when dissatisfied).
+    took = {x: ~col(f"held_{x}") & (u("took-" + x) < col(f"prop_{x}")) for x in PRODUCTS}
+    cancel = {x: col(f"held_{x}") & (u("cancel-" + x) < 0.015 + 0.05 * sigmoid(col("dissatisfaction") - 1.5))
+              for x in PRODUCTS}
+    # Plan changes: a declining subscriber may step down; a growing one up. Changes happen on day 2..days.
+    plan_prev = F.coalesce(col("prev_plan_idx_end"), col("plan_idx0"))
+    brand_first = pick([R.PLAN_OFFSET[b] for b in R.BRANDS], col("brand_idx"))
+    brand_last = brand_first + pick([R.PLAN_COUNT[b] - 1 for b in R.BRANDS], col("brand_idx"))
+    down = (col("decline") > 0) & (plan_prev > brand_first) & (u("plan-down") < 0.35)
+    up = (col("decline") == 0) & (plan_prev < brand_last) & (u("plan-up") < 0.012)
+    change_day = F.lit(2) + F.floor(u("plan-day") * (month.days - 1)).cast("int")
+    plan_change_day = F.when((down | up) & (~col("churned") | (change_day < col("churn_day")))
+                             & (change_day > col("act_day")), change_day)
+    new_plan = F.when(down, plan_prev - 1).when(up, plan_prev + 1).otherwise(plan_prev)
+    vip_prev = F.coalesce(col("prev_vip_end"), col("vip0"))
+    vip_change = (col("prepaid") == 0) & (u("vip-change") < 0.004)
+    vip_day = F.when(vip_change & ~col("churned") & (F.lit(2) + F.floor(u("vip-day") * (month.days - 1)) > col("act_day")),
+                     F.lit(2) + F.floor(u("vip-day") * (month.days - 1)).cast("int"))
+    vip_order = ["NONE", "SILVER", "GOLD", "DIAMOND"]
+    vip_rank = F.array_position(F.array(*[F.lit(v) for v in vip_order]), vip_prev).cast("int") - 1
+    vip_new_rank = F.when(col("decline") > 0, F.greatest(vip_rank - 1, F.lit(0))).otherwise(F.least(vip_rank + 1, F.lit(3)))
+    # Suspension (停机): most prepaid churners stop a few days before leaving; some prepaid subscribers
+    # with no recharge are suspended for a few days and come back.
+    gap = F.lit(3) + F.floor(u("susp-gap") * 8).cast("int")
+    susp_churner = col("churned") & (col("prepaid") == 1) & (u("susp") < 0.6) & (col("churn_day") - gap > col("act_day")) \
+        & (col("churn_day") - gap >= 2)
+    susp_other = ~col("churned") & (col("prepaid") == 1) & (col("n_recharges") == 0) & (u("susp") < 0.25) \
+        & (month.days >= 12)
+    other_day = F.lit(2) + F.floor(u("susp-day") * (month.days - 9)).cast("int")
+    susp_day = F.when(susp_churner, col("churn_day") - gap).when(susp_other & (other_day > col("act_day")), other_day)
+    resume_day = F.when(susp_other & susp_day.isNotNull(), susp_day + 1 + F.floor(u("resume") * 6).cast("int"))
+    df = df.select(
+        "*", ws.alias("win_start"), we_use.alias("win_end_usage"), we_evt.alias("win_end_event"),
+        *[took[x].alias(f"took_{x}") for x in PRODUCTS], *[cancel[x].alias(f"cancel_{x}") for x in PRODUCTS],
+        plan_prev.alias("plan_idx_start"), plan_change_day.alias("plan_change_day"),
+        F.when(plan_change_day.isNotNull(), new_plan).otherwise(plan_prev).alias("plan_idx_end_new"),
+        vip_prev.alias("vip_start"), vip_day.alias("vip_change_day"),
+        F.when(vip_day.isNotNull(), pick(vip_order, vip_new_rank)).otherwise(vip_prev).alias("vip_end_new"),
+        susp_day.alias("suspend_day"), resume_day.alias("resume_day"),
+        (F.lit(1) + F.floor(u("order-day") * (month.days - 1)).cast("int")).alias("order_day_raw"),
+    )
+    # Carry-over columns for the next month.
+    df = df.drop(*[f"prev_{c}" for c in CARRY]).select(
+        "*", F.col("plan_idx_end_new").alias("plan_idx_end"), F.col("vip_end_new").alias("vip_end"),
+        F.col("level").alias("level_end"), F.col("n_comp_month").alias("n_comp"),
+        *[((F.col(f"held_{x}") & ~F.col(f"cancel_{x}")) | F.col(f"took_{x}")).alias(f"held_end_{x}") for x in PRODUCTS],
+    ).drop("plan_idx_end_new", "vip_end_new")
+    return df
