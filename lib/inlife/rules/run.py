@@ -1,0 +1,100 @@
+"""The monthly and daily rule runs: state -> rule table -> evaluation -> validated, committed outputs.
+
+    result = evaluate_month(spark, conf, "2024-03")             # scores.tags + marketing.recommendations
+    result = evaluate_day(spark, conf, "2024-03-15")            # scores.tags_daily (screening tags)
+
+``state`` may be given (tests, benchmarks); otherwise it is built from unified.customer_view and the
+scores tables of the month (lib/inlife/scores/state.py) plus the rules' derived columns (derived.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame, SparkSession
+
+from inlife.config import Config
+from inlife.errors import TableError
+from inlife.publish import Publication
+from inlife.rules.columns import MODELS, kinds_of
+from inlife.rules.compile import Paths, check, load_ruleset, read_rule_table, sync_rule_table
+from inlife.rules.derived import _months_back, add_derived
+from inlife.rules.evaluate import evaluate_state, plan
+from inlife.rules.outputs import recommendations, tag_rows
+from inlife.tables import Tables
+
+VIEW = "unified.customer_view"
+TAGS, TAGS_DAILY, RECOMMENDATIONS = "scores.tags", "scores.tags_daily", "marketing.recommendations"
+
+
+@dataclass
+class RunResult:
+    month: str
+    rules_version: int
+    rules_written: bool
+    published: list
+
+
+def build_state(spark: SparkSession, tables: Tables, month: str) -> DataFrame:
+    from inlife.scores.state import subscriber_state
+
+    if not tables.exists(VIEW):
+        raise TableError(f"{VIEW} does not exist: build the view first (inlife build_view --month {month})")
+    view = tables.read(VIEW, partitions={"month": month})
+
+    def opt(name: str):
+        return tables.read(name, partitions={"month": month}) if tables.exists(name) else None
+    state = subscriber_state(view, opt("scores.value"), opt("scores.model_scores"), opt("scores.segments"), MODELS)
+    history = tables.read(VIEW, partitions={"month": [_months_back(month, n) for n in range(1, 10)]}) \
+        .select("subscriber_id", "month", "return_rate")
+    return add_derived(state, month, history)
+
+
+def prepare(spark: SparkSession, conf: Config, tables: Tables, state: DataFrame, month: str):
+    """Check the rule files against the state's columns, sync marketing.rules, read the rules back."""
+    kinds = kinds_of(state.schema)
+    ruleset, catalogue = load_ruleset(Paths.from_conf(conf), conf.get("rules.params"))
+    check(ruleset, kinds)                                   # fail before writing anything
+    version, written = sync_rule_table(spark, tables, ruleset)
+    stored = read_rule_table(tables, version)
+    nodes = check(stored, kinds)
+    return stored, catalogue, nodes, version, written
+
+
+def evaluate_month(spark: SparkSession, conf: Config, month: str, state: DataFrame | None = None) -> RunResult:
+    tables = Tables(spark, conf)
+    state = state if state is not None else build_state(spark, tables, month)
+    if "days_since_activation" not in state.columns or "return_rate_q1" not in state.columns:
+        state = add_derived(state, month)
+    ruleset, catalogue, nodes, version, written = prepare(spark, conf, tables, state, month)
+    plans = plan(ruleset, nodes, catalogue, month, max_cells=int(conf.get("rules.max_cells")))
+    evaluated = evaluate_state(spark, state, ruleset, plans)
+    with Publication(tables, conf) as pub:
+        pub.add(TAGS, tag_rows(evaluated, plans["tags"], month, version), partition_by=["month"])
+        pub.add(RECOMMENDATIONS, recommendations(evaluated, plans, catalogue, month, version),
+                partition_by=["month"])
+    return RunResult(month, version, written, pub.results)
+
+
+def evaluate_day(spark: SparkSession, conf: Config, day: str, state: DataFrame | None = None,
+                 state_month: str | None = None) -> RunResult:
+    """Screening tags for ``day`` over the latest state at or before it (the view is monthly: the day's
+    month if built, else the month before)."""
+    tables = Tables(spark, conf)
+    month = state_month or day[:7]
+    if state is None:
+        if not tables.exists(VIEW):
+            raise TableError(f"{VIEW} does not exist")
+        months = [r["month"] for r in tables.read(VIEW).select("month").distinct().collect() if r["month"] <= month]
+        if not months:
+            raise TableError(f"{VIEW} has no month at or before {month}")
+        month = max(months)
+        state = build_state(spark, tables, month)
+    if "days_since_activation" not in state.columns or "return_rate_q1" not in state.columns:
+        state = add_derived(state, month)
+    ruleset, catalogue, nodes, version, written = prepare(spark, conf, tables, state, month)
+    plans = plan(ruleset, nodes, catalogue, month, matrices=["tags"],
+                 rule_filter=lambda r: bool(r.outputs.get("screening")))
+    evaluated = evaluate_state(spark, state, ruleset, plans)
+    with Publication(tables, conf) as pub:
+        pub.add(TAGS_DAILY, tag_rows(evaluated, plans["tags"], month, version, day=day), partition_by=["day"])
+    return RunResult(month, version, written, pub.results)
