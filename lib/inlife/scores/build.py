@@ -1,0 +1,72 @@
+"""Building scores.value, scores.group_value and scores.segments for one month."""
+from __future__ import annotations
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import ArrayType, DoubleType, IntegerType, LongType, StringType, StructField, StructType
+
+from inlife.config import Config
+from inlife.intermediate.common import add_months, check_month
+from inlife.publish import Publication
+from inlife.scores import segments as seg
+from inlife.scores.value import group_value, load_value_model, subscriber_value
+from inlife.tables import OVERWRITE_PARTITIONS, Tables
+
+VIEW = "unified.customer_view"
+CENTROIDS = StructType([
+    StructField("month", StringType()), StructField("level", IntegerType()), StructField("id", IntegerType()),
+    StructField("parent_id", IntegerType()), StructField("name", StringType()),
+    StructField("centroid", ArrayType(DoubleType())), StructField("size", LongType())])
+PROFILES = StructType([
+    StructField("month", StringType()), StructField("segment_id", IntegerType()),
+    StructField("segment_name", StringType()), StructField("size", LongType()), StructField("share", DoubleType()),
+    StructField("distinguishing", ArrayType(StringType())), StructField("means_json", StringType())])
+
+
+def build_value(spark: SparkSession, conf: Config, month: str) -> list:
+    month = check_month(month)
+    tables = Tables(spark, conf)
+    model = load_value_model(conf)
+    view = tables.read(VIEW, partitions={"month": month})
+    value = subscriber_value(view, model).cache()
+    with Publication(tables, conf) as pub:
+        pub.add("scores.value", value)
+        pub.add("scores.group_value", group_value(view, value, model))
+    value.unpersist()
+    return pub.results
+
+
+def build_segments(spark: SparkSession, conf: Config, month: str) -> list:
+    import json
+
+    month = check_month(month)
+    tables = Tables(spark, conf)
+    cfg = seg.load_segment_config(conf)
+    view = tables.read(VIEW, partitions={"month": month})
+    previous = None
+    if tables.exists("scores.segment_centroids"):
+        prev_month = add_months(month, -1)
+        previous = [r.asDict() for r in
+                    tables.read("scores.segment_centroids", partitions={"month": prev_month}).collect()] or None
+    segments, centroids, cached = seg.cluster_month(view, month, cfg, previous)
+    segments = segments.cache()
+    prof = seg.profiles(segments, view, cfg)
+    sizes = {}
+    for p in prof:
+        sizes[p["segment_id"]] = p["size"]
+    centroid_df = spark.createDataFrame(
+        [(r["month"], r["level"], r["id"], r["parent_id"], r["name"], r["centroid"],
+          sizes.get(r["id"]) if r["level"] == 1 else None) for r in centroids], CENTROIDS)
+    profile_df = spark.createDataFrame(
+        [(month, p["segment_id"], p["segment_name"], p["size"], p["share"], p["distinguishing"],
+          json.dumps(p["means"], ensure_ascii=False)) for p in prof], PROFILES)
+    with Publication(tables, conf) as pub:
+        pub.add("scores.segments", segments)
+        pub.add("scores.segment_centroids", centroid_df, validate=False)
+        pub.add("scores.segment_profiles", profile_df, validate=False)
+    segments.unpersist()
+    cached.unpersist()
+    for p in prof:
+        print(f"segment {p['segment_id']} {p['segment_name']:<24} {p['size']:>9,} ({p['share']:.1%})  "
+              f"{'; '.join(p['distinguishing'])}")
+    return pub.results
