@@ -49,11 +49,17 @@ def _common_parser() -> argparse.ArgumentParser:
 
 def parse(argv: list[str]):
     common = _common_parser()
-    top = argparse.ArgumentParser(prog="inlife", parents=[common],
+    top = argparse.ArgumentParser(prog="inlife", parents=[common], add_help=False,
                                   description="Run an inlife job in local mode (or under spark-submit).")
     top.add_argument("job", nargs="?", help="job name (jobs/<name>.py)")
     top.add_argument("--list", action="store_true", help="list the jobs and exit")
+    top.add_argument("-h", "--help", action="store_true", help="show this help (or the job's) and exit")
     known, rest = top.parse_known_args(argv)
+    if known.help and not known.job:
+        top.print_help()
+        raise SystemExit(0)
+    if known.help:
+        rest = ["--help", *rest]  # the job's own help, with its arguments
     if known.list or not known.job:
         return known, None, None
     module = load_job(known.job)
