@@ -26,8 +26,7 @@ def add_derived(state: DataFrame, month: str, history: DataFrame | None = None) 
     """``history``: earlier rows of unified.customer_view (subscriber_id, month, return_rate), any months."""
     month_end = F.last_day(F.to_date(F.lit(f"{month}-01")))
     out = state
-    if "days_since_activation" not in out.columns:
-        out = out.withColumn("days_since_activation", F.datediff(month_end, F.col("activation_date")))
+    out = out.withColumn("days_since_activation", F.datediff(month_end, F.col("activation_date")))
     if all(c in out.columns for c in QUARTER_COLUMNS):
         return out
     out = out.drop(*[c for c in QUARTER_COLUMNS if c in out.columns])

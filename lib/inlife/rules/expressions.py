@@ -70,6 +70,10 @@ def tokenize(text: str) -> list[Token]:
             raise RuleError("comments are not allowed in conditions", part=text[pos:pos + 20])
         m = _TOKEN.match(text, pos)
         if not m:
+            for t in out:
+                if t.kind == "name" and t.value.lower() in FORBIDDEN_KEYWORDS:
+                    raise RuleError(f"subqueries and SQL statements are not allowed ({t.value.upper()})",
+                                    part=text[t.pos:t.pos + 30])
             ch = text[pos]
             what = {";": "statement separators (;) are not allowed", "`": "quoted identifiers are not allowed",
                     ".": "qualified names and attribute access are not allowed",

@@ -63,8 +63,7 @@ def prepare(spark: SparkSession, conf: Config, tables: Tables, state: DataFrame,
 def evaluate_month(spark: SparkSession, conf: Config, month: str, state: DataFrame | None = None) -> RunResult:
     tables = Tables(spark, conf)
     state = state if state is not None else build_state(spark, tables, month)
-    if "days_since_activation" not in state.columns or "return_rate_q1" not in state.columns:
-        state = add_derived(state, month)
+    state = add_derived(state, month)          # keeps quarters already present
     ruleset, catalogue, nodes, version, written = prepare(spark, conf, tables, state, month)
     plans = plan(ruleset, nodes, catalogue, month, max_cells=int(conf.get("rules.max_cells")))
     evaluated = evaluate_state(spark, state, ruleset, plans)
@@ -89,8 +88,7 @@ def evaluate_day(spark: SparkSession, conf: Config, day: str, state: DataFrame |
             raise TableError(f"{VIEW} has no month at or before {month}")
         month = max(months)
         state = build_state(spark, tables, month)
-    if "days_since_activation" not in state.columns or "return_rate_q1" not in state.columns:
-        state = add_derived(state, month)
+    state = add_derived(state, month)          # keeps quarters already present
     ruleset, catalogue, nodes, version, written = prepare(spark, conf, tables, state, month)
     plans = plan(ruleset, nodes, catalogue, month, matrices=["tags"],
                  rule_filter=lambda r: bool(r.outputs.get("screening")))

@@ -1,0 +1,116 @@
+"""The condition language: what it accepts, and every kind of rejection (before Spark sees anything)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from inlife.rules.columns import static_kinds
+from inlife.rules.compile import Paths, check, load_ruleset
+from inlife.rules.expressions import RuleError, columns_of, parse
+
+ROOT = Path(__file__).resolve().parents[2]
+KINDS = static_kinds()
+
+
+@pytest.mark.parametrize("text", [
+    "86 < return_rate <= 100 and arpu < 30",
+    "tenure_months > 12 and 100 <= arpu < 150",
+    "vip_level in ('GOLD', 'DIAMOND') and not (arpu between 10 and 20)",
+    "vip_level not in ('NONE') or arpu not between 1 and 2",
+    "bundle_end_date <= '2024-05-31' and last_recharge_date is null and value_tier is not null",
+    "abs(arpu - arpu_avg3) / greatest(arpu_avg3, 1) > 0.3",
+    "round(ld_unit_price, 2) >= 0.25 and lower(top_ld_province) = '安徽'",
+    "coalesce(has_bundle, 0) = 0 or bundle_months_left <= 3",
+    "-arpu_mom > 0.2 and arpu % 2 = 0 and sqrt(arpu) > 1",
+    "churn_grade = 'abnormal' OR churn_decile <= $d",
+    "(stickiness_grade = 'high') and TRUE",
+])
+def test_accepted(text):
+    node = parse(text, KINDS, {"d": 2})
+    assert node.type == "boolean"
+    assert columns_of(node) <= set(KINDS)
+
+
+REJECTED = [
+    # (condition, message fragment, offending part fragment)
+    ("reflect('java.lang.Runtime', 'getRuntime') is null", "function reflect() is not allowed", "reflect("),
+    ("java_method('java.lang.System', 'exit', 0) = 0", "function java_method() is not allowed", "java_method("),
+    ("my_udf(arpu) > 1", "function my_udf() is not allowed", "my_udf(arpu)"),
+    ("input_file_name() = 'x'", "function input_file_name() is not allowed", "input_file_name()"),
+    ("length(read_files('/etc/passwd')) > 0", "function read_files() is not allowed", "read_files("),
+    ("arpu > (select max(arpu) from unified.customer_view)", "subqueries and SQL statements are not allowed", "select"),
+    ("arpu in (select arpu from t)", "subqueries are not allowed", "select"),
+    ("exists (select 1)", "not allowed", "exists"),
+    ("arpu > 1; drop table marketing.rules", "statement separators", ";"),
+    ("arpu > 1 -- comment", "comments are not allowed", "--"),
+    ("unified.arpu > 1", "qualified names", "."),
+    ("`arpu` > 1", "quoted identifiers", "`"),
+    ("no_such_factor > 3", "unknown column 'no_such_factor'", "no_such_factor"),
+    ("vip_level > 3", "type mismatch: cannot compare string with number", "vip_level > 3"),
+    ("arpu = 'high'", "type mismatch", "arpu = 'high'"),
+    ("value_tier in ('high', 3)", "type mismatch", "value_tier in"),
+    ("arpu + vip_level > 1", "needs numbers", "arpu + vip_level"),
+    ("arpu and tenure_months > 1", "AND needs true/false", "arpu"),
+    ("arpu", "must be true or false", "arpu"),
+    ("arpu > $missing", "unknown parameter $missing", "$missing"),
+    ("arpu > ", "ends too early", ""),
+    ("arpu > 1 arpu", "unexpected", "arpu"),
+    ("abs(arpu, 2) > 1", "abs() takes 1 argument", "abs(arpu, 2)"),
+    ("upper(arpu) = 'X'", "upper() takes a string", "arpu"),
+    ("arpu in (arpu_avg3)", "IN lists may hold literals only", "arpu_avg3"),
+    ("has_tag('no_such_tag')", "unknown tag", "has_tag"),
+    ("tags is null", "cannot be used", "tags"),
+]
+
+
+@pytest.mark.parametrize("text,message,part", REJECTED)
+def test_rejected_with_file_rule_and_part(text, message, part):
+    kinds = dict(KINDS, tags="array<string>")
+    with pytest.raises(RuleError) as err:
+        parse(text, kinds, {"d": 1}, tags={"vip_gold"}, where="conf/matrices/retention.yaml", rule="retention.x")
+    msg = str(err.value)
+    assert msg.startswith("conf/matrices/retention.yaml: rule retention.x: "), msg
+    assert message in msg, msg
+    assert part.lower() in (err.value.part or "").lower(), (err.value.part, msg)
+
+
+def test_tags_cannot_use_has_tag():
+    with pytest.raises(RuleError, match="tags cannot depend on tags"):
+        parse("has_tag('vip_gold')", KINDS, tags=None, where="conf/tags.yaml", rule="t")
+
+
+def _copy_conf(tmp_path: Path) -> Paths:
+    import shutil
+    conf = tmp_path / "conf"
+    shutil.copytree(ROOT / "conf", conf)
+    return Paths(conf / "tags.yaml", conf / "matrices", conf / "policies.yaml")
+
+
+def test_a_bad_condition_in_a_rule_file_names_file_rule_and_part(tmp_path):
+    paths = _copy_conf(tmp_path)
+    raw = yaml.safe_load(paths.tags.read_text(encoding="utf-8"))
+    raw["tags"][0]["condition"] = "reflect('java.lang.Thread', 'sleep', 100000) is null"
+    paths.tags.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    ruleset, _ = load_ruleset(paths)
+    with pytest.raises(RuleError) as err:
+        check(ruleset)
+    assert str(paths.tags) in str(err.value) and "rule vip_diamond" in str(err.value)
+    assert "reflect" in str(err.value)
+
+
+def test_the_shipped_rules_all_check():
+    ruleset, catalogue = load_ruleset(Paths(ROOT / "conf/tags.yaml", ROOT / "conf/matrices", ROOT / "conf/policies.yaml"))
+    nodes = check(ruleset)
+    assert len(nodes) == len(ruleset.rules)
+    families = {r.family for r in ruleset.rules}
+    assert families == {"tag", "priority", "retention", "new_business", "traffic", "vpn"}
+    tag_ids = ruleset.tag_ids()
+    for t in ["vip_diamond", "vip_gold", "vip_silver", "group_key_person", "sensitive", "suggestion_type",
+              "new_business_lover", "family_business", "echannel_preference", "negative_value", "identity_customer",
+              "screen_no_recharge_after_activation", "screen_young_low_balance", "screen_recharge_period",
+              "screen_low_month_end_balance", "screen_model_high_risk", "screen_frequent_complaints",
+              "screen_unresolved_complaint", "screen_bundle_ending", "screen_competitor_calls"]:
+        assert t in tag_ids
+    assert catalogue.groups["G6"].default in catalogue.groups["G6"].policies
