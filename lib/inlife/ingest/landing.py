@@ -137,24 +137,20 @@ def read_lines(spark: SparkSession, files: list[LandingFile], encoding: str) -> 
     """Every non-empty line of ``files`` as (line, source_file, batch_date), decoded with ``encoding``.
 
     Spark's csv reader with a separator that never occurs keeps each line whole and, unlike the text reader,
-    decodes other charsets (GBK); quoting and escaping are off because extracts are never quoted. One read
-    per batch folder, so the batch date and file are constants rather than parsed from each row's path.
+    decodes other charsets (GBK); quoting and escaping are off because extracts are never quoted.
+    The batch date and file come from each row's path (``<source>/<YYYY-MM-DD>/<name>``): one read for
+    all files (a union of per-folder reads would repeat, and compile, every later projection per folder).
     """
-    from functools import reduce
-
     # Spark 4 only accepts a short list of charsets unless the JVM's full list is allowed.
     spark.conf.set("spark.sql.legacy.javaCharsets", "true")
-    reader = (spark.read.format("csv")
-              .option("sep", NEVER).option("quote", "").option("escape", "").option("comment", "")
-              .option("header", "false").option("encoding", encoding).option("mode", "PERMISSIVE")
-              .option("ignoreLeadingWhiteSpace", "false").option("ignoreTrailingWhiteSpace", "false")
-              .schema("line string"))
-    by_batch: dict[tuple[str, date], list[LandingFile]] = {}
-    for f in files:
-        by_batch.setdefault((f.source, f.batch_date), []).append(f)
-    parts = [reader.load([f.path for f in group]).select(
-        F.col("line"),
-        F.concat(F.lit(f"{source}/{batch.isoformat()}/"), F.col("_metadata.file_name")).alias("source_file"),
-        F.lit(batch).alias("batch_date"))
-        for (source, batch), group in sorted(by_batch.items())]
-    return reduce(DataFrame.unionAll, parts)
+    parts = F.split(F.col("_metadata.file_path"), "/")
+    source, day = F.element_at(parts, -3), F.element_at(parts, -2)
+    return (spark.read.format("csv")
+            .option("sep", NEVER).option("quote", "").option("escape", "").option("comment", "")
+            .option("header", "false").option("encoding", encoding).option("mode", "PERMISSIVE")
+            .option("ignoreLeadingWhiteSpace", "false").option("ignoreTrailingWhiteSpace", "false")
+            .schema("line string")
+            .load([f.path for f in files])
+            .select(F.col("line"),
+                    F.concat_ws("/", source, day, F.col("_metadata.file_name")).alias("source_file"),
+                    F.to_date(day).alias("batch_date")))
