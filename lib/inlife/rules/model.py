@@ -45,7 +45,8 @@ class Rule:
     source: str = ""
 
     def content(self) -> dict:
-        """What decides the rule's behaviour (its hash): not its position in the file nor its source path."""
+        """What decides the rule's behaviour (its hash): not its source path nor its position in the file (the
+        position - tie-breaking among equal precedence - is part of the rule set's hash instead)."""
         return {"rule_id": self.rule_id, "matrix": self.matrix, "family": self.family,
                 "precedence": self.precedence, "when": {k: sorted(v) for k, v in sorted(self.when.items())},
                 "condition": self.condition, "params": dict(sorted(self.params.items())),
@@ -93,7 +94,7 @@ class RuleSet:
         return {r.outputs["tag_id"] for r in self.rules if r.family == "tag"}
 
     def ruleset_hash(self) -> str:
-        blob = json.dumps(sorted((r.rule_id, r.content_hash()) for r in self.rules)
+        blob = json.dumps(sorted((r.rule_id, r.content_hash(), r.position) for r in self.rules)
                           + [sorted((k, asdict(d)) for k, d in self.dimensions.items())]
                           + [sorted((k, json.dumps(v, sort_keys=True, default=str)) for k, v in self.matrices.items())],
                           default=str)
