@@ -54,17 +54,19 @@ def _fmt(src: Source, name: str, c: Column) -> Column:
         out = F.date_format(c, col.format)
     elif col.type == "timestamp":
         day = F.date_add(F.lit(EPOCH), (c / 86400).cast("int"))
-        sod = c % 86400
-        hh = F.lpad((sod / 3600).cast("int").cast("string"), 2, "0")
-        mm = F.lpad(((sod % 3600) / 60).cast("int").cast("string"), 2, "0")
-        ss = F.lpad((sod % 60).cast("string"), 2, "0")
         if col.format == "yyyyMMddHHmmss":
-            out = F.concat(F.date_format(day, "yyyyMMdd"), hh, mm, ss)
-        elif col.format == "yyyy-MM-dd HH:mm:ss":
-            out = F.concat(F.date_format(day, "yyyy-MM-dd"), F.lit(" "), hh, F.lit(":"), mm, F.lit(":"), ss)
-        else:  # any other pattern: via a timestamp in the session zone (round trip, same zone)
-            out = F.date_format(F.to_timestamp(F.concat(F.date_format(day, "yyyy-MM-dd"), F.lit(" "), hh, F.lit(":"),
-                                                        mm, F.lit(":"), ss)), col.format)
+            # yyyyMMdd * 1e6 + HHmmss as one number: cheaper than formatting three parts.
+            ymd = F.year(day) * 10000 + F.month(day) * 100 + F.dayofmonth(day)
+            sod = c % 86400
+            hms = (sod / 3600).cast("long") * 10000 + ((sod % 3600) / 60).cast("long") * 100 + sod % 60
+            out = (ymd.cast("long") * 1_000_000 + hms).cast("string")
+        else:
+            sod = c % 86400
+            hh = F.lpad((sod / 3600).cast("int").cast("string"), 2, "0")
+            mm = F.lpad(((sod % 3600) / 60).cast("int").cast("string"), 2, "0")
+            ss = F.lpad((sod % 60).cast("string"), 2, "0")
+            text = F.concat(F.date_format(day, "yyyy-MM-dd"), F.lit(" "), hh, F.lit(":"), mm, F.lit(":"), ss)
+            out = text if col.format == "yyyy-MM-dd HH:mm:ss" else F.date_format(F.to_timestamp(text), col.format)
     elif col.type == "double":
         out = c.cast("decimal(18,2)").cast("string")
     else:
@@ -113,7 +115,7 @@ def to_lines(records: DataFrame, src: Source, p: Params, month: Month) -> DataFr
     label = F.when(late, "late").when(bad, pick(kinds, F.floor(u("kind") * len(kinds)))).otherwise("good")
     df = records.select(*names, batch.alias("batch_date"), label.alias("label"), u("variant").alias("_v"))
     lab, v = col("label"), col("_v")
-    # Defects on typed values (they stay well formatted): unknown subscriber, future event time.
+    # Stage 1, defects on typed values (they stay well formatted): unknown subscriber, future event time.
     values = {n: col(n) for n in names}
     if src.subscriber_key:
         k = src.subscriber_key
@@ -124,8 +126,13 @@ def to_lines(records: DataFrame, src: Source, p: Params, month: Month) -> DataFr
         values[src.event_time] = F.when(lab == "future_timestamp", ev + shift_days * 86400).otherwise(ev)
     else:
         values[src.event_time] = F.when(lab == "future_timestamp", F.date_add(ev, shift_days)).otherwise(ev)
-    fields = {n: _fmt(src, n, values[n]) for n in names}
-    # Defects on text: an unparseable time, a bad number, an unknown code.
+    # Each stage is its own select of plain columns, so that no expression is copied into many places
+    # (large copies make Spark's generated code exceed the JVM method size limit).
+    df = df.select("batch_date", "label", "_v", *[values[n].alias(n) for n in names])
+    # Stage 2, formatting.
+    df = df.select("batch_date", "label", "_v", *[_fmt(src, n, col(n)).alias(n) for n in names])
+    fields = {n: col(n) for n in names}
+    # Stage 3, defects on text: an unparseable time, a bad number, an unknown code.
     et = src.column(src.event_time)
     mpos = et.format.find("MM") + 1
     broken = F.when(v < 0.3, F.lit("N/A")).otherwise(
@@ -138,6 +145,8 @@ def to_lines(records: DataFrame, src: Source, p: Params, month: Month) -> DataFr
     if src.name in UNKNOWN_CODE_COLUMN:
         n = UNKNOWN_CODE_COLUMN[src.name]
         fields[n] = F.when(lab == "unknown_code", F.lit("ZZ_UNKNOWN")).otherwise(fields[n])
+    df = df.select("batch_date", "label", "_v", *[fields[n].alias(n) for n in names])
+    fields = {n: col(n) for n in names}
     d = src.delimiter
     ordered = [fields[n] for n in names]
     line = F.concat_ws(d, *ordered)

@@ -74,8 +74,23 @@ def choice_index(u: Column, weights: Sequence[float]) -> Column:
 
 
 def pick(values: Sequence, index: Column) -> Column:
-    """values[index] for a 0-based index column (a literal array lookup, no join)."""
-    return F.element_at(F.array(*[F.lit(v) for v in values]), index.cast("int") + 1)
+    """values[index] for a 0-based index column (a literal array lookup, no join).
+
+    The array is one SQL literal (a single call into the JVM), not one Column per value.
+    """
+    return F.element_at(F.expr(_sql_array(values)), index.cast("int") + 1)
+
+
+def _sql_array(values: Sequence) -> str:
+    def lit(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, int):
+            return f"{v}"
+        if isinstance(v, float):
+            return f"CAST({v!r} AS DOUBLE)"
+        return "'" + str(v).replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return "array(" + ", ".join(lit(v) for v in values) + ")"
 
 
 def sigmoid(x: Column) -> Column:

@@ -40,14 +40,22 @@ def vas_usage(p: Params, month: Month, st: DataFrame) -> DataFrame:
     base = st.select(*cols)
     od = _order_day(month)
     key = [col("idx"), F.lit(month.index)]
+    # Materialise each usage stream's start and mean first (poisson() uses the mean many times).
+    base = base.select("*", od.alias("_od"))
+    starts = [F.when(col(f"held_{prod}"), col("win_start")).otherwise(F.greatest(col("win_start"), (col("_od") - 1) * DAY))
+              .alias(f"_ws{i}") for i, (prod, *_rest) in enumerate(USAGE)]
+    base = base.select("*", *starts)
+    base = base.select("*", *[(F.lit(USAGE[i][2]) if USAGE[i][3] else
+                               USAGE[i][2] * (col("win_end_usage") - col(f"_ws{i}")) / DAY
+                               * (col("data_mult") if USAGE[i][0] == "MOBILE_INTERNET" else F.lit(1.0))).alias(f"_lam{i}")
+                              for i in range(len(USAGE))])
     structs = []
     for i, (prod, evt, rate, per_month, _, _) in enumerate(USAGE):
         holds = col(f"held_{prod}") | col(f"took_{prod}")
-        start = F.when(col(f"held_{prod}"), col("win_start")).otherwise(F.greatest(col("win_start"), (od - 1) * DAY))
-        days = (col("win_end_usage") - start) / DAY
-        lam = F.lit(rate) if per_month else rate * days * (col("data_mult") if prod == "MOBILE_INTERNET" else F.lit(1.0))
+        start = col(f"_ws{i}")
         n = F.when(holds & (col("win_end_usage") > start), F.lit(1) if (per_month and rate == 1.0)
-                   else F.least(poisson(lam, uniform(s, f"vas-n{i}", *key), _z(s, f"vas-z{i}", key)), F.lit(200)))
+                   else F.least(poisson(col(f"_lam{i}"), uniform(s, f"vas-n{i}", *key), _z(s, f"vas-z{i}", key)),
+                                F.lit(200)))
         structs.append(F.struct(F.lit(i).alias("usage_i"), n.alias("n"), start.alias("ws")))
     base = base.select("*", F.explode(F.array(*structs)).alias("_u")).select("*", "_u.*").drop("_u")
     ev = explode_stream(base, p, "vas-t", [col("idx"), col("usage_i"), F.lit(month.index)], "n", col("ws"),

@@ -1,0 +1,157 @@
+"""The sample-data generator on real Spark, at ~300 subscribers x 1 month.
+
+One dataset is generated per module (plus one repeat and one other seed for determinism) to keep the
+file fast; each test reads the files on disk as ingestion would.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from inlife.generator import Params, generate
+from inlife.sources import load_sources
+
+N, MONTHS, START, SEED = 300, 1, "2024-02", 7
+
+
+def _run(spark, base_conf, root: Path, seed=SEED, encoding="UTF-8", rate=0.02, months=MONTHS):
+    conf = base_conf.with_overrides({"landing.root": str(root / "landing"), "truth.root": str(root / "truth")})
+    generate(spark, conf, Params(subscribers=N, months=months, start_month=START, seed=seed, bad_row_rate=rate,
+                                 encoding=encoding))
+    return conf
+
+
+@pytest.fixture(scope="module")
+def gen(spark, base_conf, tmp_path_factory):
+    root = tmp_path_factory.mktemp("gen")
+    conf = _run(spark, base_conf, root)
+    return root / "landing", root / "truth", conf
+
+
+def _lines(folder: Path, encoding="utf-8") -> list[str]:
+    out = []
+    for f in sorted(folder.rglob("*")):
+        if f.suffix == ".gz":
+            out += gzip.open(f, "rt", encoding=encoding).read().splitlines()
+        elif f.suffix == ".csv":
+            out += f.read_text(encoding=encoding).splitlines()[1:]
+    return out
+
+
+def test_layout_every_source_and_batch(gen, base_conf):
+    landing, _, _ = gen
+    contract = load_sources(base_conf)
+    for name in contract.order:
+        src = contract[name]
+        days = sorted(p.name for p in (landing / name).iterdir())
+        if src.cadence == "monthly":
+            assert days == ["2024-02-29"], name
+        else:
+            assert days == [f"2024-02-{d:02d}" for d in range(1, 30)], name
+        files = [f for d in (landing / name).iterdir() for f in d.iterdir()]
+        assert not [f for f in files if f.name.startswith((".", "_")) or f.suffix == ".crc"], name
+        if src.format == "delimited":
+            assert all(f.name.endswith(".gz") for f in files), name
+            line = next(ln for f in files for ln in gzip.open(f, "rt", encoding="utf-8"))
+            assert "," not in line and len(line.rstrip("\n").split("|")) >= 1
+        else:
+            for f in files:
+                assert f.read_text(encoding="utf-8").splitlines()[0] == src.header, f
+    assert not list(landing.glob("_tmp*"))
+
+
+def test_chinese_text_and_codes(gen):
+    landing, _, _ = gen
+    subs = _lines(landing / "subscribers" / "2024-02-01")
+    assert any("全球通" in ln or "神州行" in ln or "动感地带" in ln for ln in subs)
+    regions = {ln.split(",")[10] for ln in subs}
+    assert regions <= {"杭州", "宁波", "温州", "绍兴", "湖州", "嘉兴", "金华", "衢州", "舟山", "台州", "丽水"}
+    contacts = _lines(landing / "service_contacts")
+    assert any("不满意" in ln for ln in contacts) or any("满意" in ln for ln in contacts)
+    cdr = [ln.split("|") for ln in _lines(landing / "voice_cdr")]
+    good = [f for f in cdr if len(f) == 10]
+    assert {f[4] for f in good} >= {"MO", "MT"}
+    assert "LOCAL" in {f[5] for f in good}
+
+
+def test_manifest_matches_files(gen):
+    landing, _, _ = gen
+    manifest = json.loads((landing / "_manifest.json").read_text(encoding="utf-8"))
+    assert manifest["arguments"]["subscribers"] == N
+    for name, m in manifest["sources"].items():
+        lines = _lines(landing / name)
+        assert m["lines"] == len(lines), name
+        assert m["lines"] == m["good_rows"] + m["bad_rows"], name
+        assert sum(m["batches"].values()) == m["lines"], name
+        for day, n in m["batches"].items():
+            assert len(_lines(landing / name / day)) == n, (name, day)
+    voice = manifest["sources"]["voice_cdr"]
+    assert all(voice["bad"][k] > 0 for k in voice["bad"]), voice["bad"]
+    subs = manifest["sources"]["subscribers"]["bad"]
+    assert sum(v for k, v in subs.items() if k != "duplicate") == 0
+
+
+def test_duplicates_are_exact_copies(gen):
+    landing, _, _ = gen
+    manifest = json.loads((landing / "_manifest.json").read_text(encoding="utf-8"))
+    for name in ("voice_cdr", "subscribers"):
+        lines = []
+        for day in (landing / name).iterdir():
+            ls = _lines(day)
+            lines += [ln for ln in set(ls) if ls.count(ln) > 1 for _ in range(ls.count(ln) - 1)]
+        assert len(lines) == manifest["sources"][name]["bad"]["duplicate"], name
+
+
+def test_churners_stop_and_show_churned(gen, spark):
+    landing, truth, _ = gen
+    t = spark.read.parquet(str(truth / "subscriber_month")).toPandas()
+    assert {"true_churn_prob", "churned", "churn_date", "true_stickiness", "segment"} <= set(t.columns)
+    assert t.true_churn_prob.between(0, 1).all()
+    churners = t[t.churned]
+    assert len(churners) > 0
+    churn_date = {int(r.subscriber_id): r.churn_date.strftime("%Y%m%d") for r in churners.itertuples()}
+    checked = 0
+    for day in sorted((landing / "voice_cdr").iterdir()):
+        batch = day.name.replace("-", "")
+        for ln in _lines(day):
+            f = ln.split("|")
+            if len(f) != 10 or not f[0].isdigit() or int(f[0]) not in churn_date or not f[6].isdigit():
+                continue
+            if f[6][:8] > batch:
+                continue  # a planted future_timestamp defect, counted in the manifest
+            checked += 1
+            assert f[6][:8] < churn_date[int(f[0])], ln
+    assert checked > 0
+    last = {}
+    for day in sorted((landing / "subscribers").iterdir()):
+        for ln in _lines(day):
+            f = ln.split(",")
+            last[int(f[0])] = f[4]
+    assert all(last[s] == "CHURNED" for s in churn_date)
+
+
+def test_deterministic_and_seed_sensitive(gen, spark, base_conf, tmp_path):
+    landing, _, _ = gen
+    again = _run(spark, base_conf, tmp_path / "again")
+    other = _run(spark, base_conf, tmp_path / "other", seed=SEED + 1)
+    for name in ("voice_cdr", "subscribers", "billing", "service_contacts"):
+        a = sorted(_lines(landing / name))
+        b = sorted(_lines(Path(again.path("landing.root")) / name))
+        c = sorted(_lines(Path(other.path("landing.root")) / name))
+        assert a == b, name
+        assert a != c, name
+
+
+def test_gbk_encoding(spark, base_conf, tmp_path):
+    conf = _run(spark, base_conf, tmp_path, encoding="GBK", rate=0.0)
+    landing = Path(conf.path("landing.root"))
+    raw = next((landing / "subscribers" / "2024-02-01").glob("*.csv")).read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("utf-8")
+    text = raw.decode("gbk")
+    assert "神州行" in text or "全球通" in text or "动感地带" in text
+    gz = next(f for f in (landing / "voice_cdr" / "2024-02-10").glob("*.gz") if f.stat().st_size > 40)
+    assert gzip.open(gz, "rt", encoding="gbk").readline().count("|") == 9
