@@ -14,6 +14,8 @@ For each matrix (``tags`` included):
 4. the candidates array is filtered with the remaining (residual) predicates: one lambda in which the
    candidate's number selects its rule's predicate through a balanced tree of ``IF(i < mid, ...)``, so each
    candidate costs log2(n) integer comparisons plus its own predicate, whatever the number of rules.
+   Single-winner matrices (priority, retention, VPN) fold over the candidates instead and stop testing
+   predicates once the first match of each output is found.
 
 All matrices are chained projections and broadcast joins over the same rows - the subscribers are read
 once. ``tags`` is evaluated first; matrices read it through ``has_tag``. Outputs (recommendation columns,
@@ -160,19 +162,50 @@ def residual(p: MatrixPlan, i: Column, tags_col: str = TAGS_COLUMN) -> Column | 
     return tree(0, len(preds))
 
 
+def first_slots(p: MatrixPlan) -> list[list[bool]]:
+    """Single-winner matrices need only the first match per output slot (retention: the first rule with a
+    policy and the first with a policy group); multi matrices (tags, new business, traffic) need all."""
+    if p.family in MULTI:
+        return []
+    if p.family == "retention":
+        return [[r.outputs.get("policy") is not None for r in p.rules],
+                [r.outputs.get("policy_group") is not None for r in p.rules]]
+    return [[True] * len(p.rules)]
+
+
+def first_matches(p: MatrixPlan, cand: Column, slots: list[list[bool]]) -> Column:
+    """The first matching rank of each slot, by one fold over the candidates that stops evaluating
+    predicates for a slot once it is filled (coalesce and AND short-circuit)."""
+    flags = [lit_array(s, "boolean") for s in slots]
+    zero = F.struct(*[F.lit(None).cast("int").alias(f"s{k}") for k in range(len(slots))])
+
+    def step(acc: Column, i: Column) -> Column:
+        pred = F.coalesce(residual(p, i), F.lit(False))
+        return F.struct(*[F.coalesce(acc[f"s{k}"], F.when(F.get(flags[k], i) & pred, i)).alias(f"s{k}")
+                          for k in range(len(slots))])
+    found = F.aggregate(cand, zero, step)
+    firsts = F.array(*[found[f"s{k}"] for k in range(len(slots))])
+    return F.array_sort(F.array_distinct(F.filter(firsts, lambda x: x.isNotNull())))
+
+
 def apply_plan(spark: SparkSession, state: DataFrame, p: MatrixPlan, dimensions: Mapping[str, Dimension],
-               keep_candidates: bool = False) -> DataFrame:
-    """Adds ``_m_<matrix>``: the ranks of the matching rules, ascending (precedence order)."""
+               keep_candidates: bool = False, all_matches: bool = False) -> DataFrame:
+    """Adds ``_m_<matrix>``: the ranks of the matching rules, ascending (precedence order) - for
+    single-winner matrices only the first per output slot unless ``all_matches`` (lint counts every match)."""
     empty = F.array().cast(ArrayType(IntegerType()))
     if not p.rules:
         return state.withColumn(p.match_col, empty)
     keyed = state.withColumn(p.key_col, key_column(p, dimensions))
     joined = keyed.join(F.broadcast(key_table(spark, p)), on=p.key_col, how="left").drop(p.key_col)
     cand = F.coalesce(F.col(p.cand_col), empty)
-    res = None
-    if any(n is not None for n in p.nodes):
-        res = lambda i: F.coalesce(residual(p, i), F.lit(False))  # noqa: E731
-    matched = F.filter(cand, res) if res is not None else cand
+    has_residual = any(n is not None for n in p.nodes)
+    slots = first_slots(p)
+    if has_residual and slots and not all_matches:
+        matched = first_matches(p, cand, slots)
+    elif has_residual:
+        matched = F.filter(cand, lambda i: F.coalesce(residual(p, i), F.lit(False)))
+    else:
+        matched = cand
     out = joined.withColumn(p.match_col, matched)
     return out if keep_candidates else out.drop(p.cand_col)
 
@@ -184,7 +217,7 @@ def lit_array(values: list, element: str = "string") -> Column:
 
 
 def evaluate_state(spark: SparkSession, state: DataFrame, ruleset: RuleSet, plans: Mapping[str, MatrixPlan],
-                   keep_candidates: bool = False) -> DataFrame:
+                   keep_candidates: bool = False, all_matches: bool = False) -> DataFrame:
     """state + ``tags`` (tag ids held) + one ``_m_<matrix>`` array of matching rule ranks per matrix."""
     out = state
     tp = plans.get("tags")
@@ -197,5 +230,5 @@ def evaluate_state(spark: SparkSession, state: DataFrame, ruleset: RuleSet, plan
     for m, p in plans.items():
         if m == "tags":
             continue
-        out = apply_plan(spark, out, p, ruleset.dimensions, keep_candidates)
+        out = apply_plan(spark, out, p, ruleset.dimensions, keep_candidates, all_matches)
     return out

@@ -169,7 +169,7 @@ def lint_data(spark, state, ruleset: RuleSet, plans: dict, report: LintReport) -
 
     from inlife.rules.evaluate import evaluate_state
 
-    evaluated = evaluate_state(spark, state, ruleset, plans)
+    evaluated = evaluate_state(spark, state, ruleset, plans, all_matches=True)
     matrices = [m for m in plans if m != "tags"]
     heat = [d for d in HEAT_DIMS if d in evaluated.columns]
     any_match = F.lit(False)
