@@ -52,7 +52,12 @@ def _sql_conf(spark: SparkSession, settings: dict):
 # enormous method (over the JVM's 64 KB limit, then a slow fallback). Per-operator code generation copes.
 STATE_SQL = {"spark.sql.codegen.wholeStage": "false"}
 # Spark 4 only lets the CSV writer use a short list of charsets unless this is set (GBK extracts).
-WRITE_SQL = {"spark.sql.legacy.javaCharsets": "true"}
+WRITE_SQL = {"spark.sql.legacy.javaCharsets": "true",
+             # partitionBy(batch_date) would otherwise sort every task's rows by date before writing
+             # (tens of millions of lines, spilled to disk); concurrent writers keep one file open per date.
+             "spark.sql.maxConcurrentOutputFileWriters": "64"}
+# The population is narrow enough for whole-stage code generation, which is much faster per row.
+POPULATION_SQL = {"spark.sql.codegen.wholeStage": "true"}
 
 
 def generate(spark: SparkSession, conf: Config, p: Params) -> dict:
@@ -68,7 +73,7 @@ def generate(spark: SparkSession, conf: Config, p: Params) -> dict:
     manifest = Manifest(p, list(contract.order))
 
     with stage("population", conf) as st_:
-        with _sql_conf(spark, STATE_SQL):
+        with _sql_conf(spark, POPULATION_SQL):
             base = spark.range(0, p.total_ids, numPartitions=p.partitions(p.total_ids)).withColumnRenamed("id", "idx")
             add_attributes(p, base).write.mode("overwrite").parquet(str(staging / "population"))
         st_.rows = p.total_ids

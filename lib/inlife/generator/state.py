@@ -160,7 +160,7 @@ def month_state(spark: SparkSession, p: Params, month: Month, prev: DataFrame | 
                    + 0.4 * (col("prepaid") == 0).cast("double"))
     stickiness = 100 * sigmoid(stick_logit)
     n_unres = col("n_complaint_unresolved")
-    churn_logit = (F.lit(-5.2)
+    churn_logit = (F.lit(-5.6)
                    + 1.5 * (col("tenure_months") < 3).cast("double")
                    + 0.8 * ((col("tenure_months") >= 3) & (col("tenure_months") < 12)).cast("double")
                    + 0.9 * F.least(col("n_complaint_resolved"), F.lit(3)) + 1.6 * F.least(n_unres, F.lit(3))

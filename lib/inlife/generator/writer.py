@@ -69,10 +69,10 @@ def write_lines(lines: DataFrame, src: Source, p: Params, month: Month, landing:
     # Late records of the month's last days land in the first days of the next month.
     extra = [d for d in _following(month, 3) if d <= p.end_date.isoformat()]
     obs = Observation(f"{src.name}-{month.label}")
-    label, bd = F.col("label"), F.col("batch_date").cast("string")
+    label, bd = F.col("label"), F.col("batch_date")
     metrics = [F.count(F.lit(1)).alias("lines")] + \
         [F.sum(F.when(label == k, 1).otherwise(0)).alias(k) for k in ["good", "late"] + KINDS] + \
-        [F.sum(F.when(bd == d, 1).otherwise(0)).alias("d" + d) for d in dates + extra]
+        [F.sum(F.when(bd == F.lit(d).cast("date"), 1).otherwise(0)).alias("d" + d) for d in dates + extra]
     observed = lines.observe(obs, *metrics)
     header = src.header if src.format == "csv" else "line"
     tmp = landing / f"_tmp_{src.name}_{month.label}"
