@@ -206,8 +206,7 @@ class Ingestion:
             pf = per_file[r["source_file"]]
             pf["rows"] += r["rows"]
             pf["undecodable"] += r["undecodable"]
-            if r["reason"] == "wrong_field_count":
-                pf["wrong"] += r["rows"]
+            pf["unsplit"] += r["unsplit"]
             b = by_batch.setdefault(r["batch_date"].isoformat(), BatchReport(src.name, r["batch_date"].isoformat()))
             b.rows_read += r["rows"]
             b.late += r["late"]
@@ -223,10 +222,10 @@ class Ingestion:
                     f"{src.name}: file {paths.get(rel, rel)} is not {encoding}: {pf['undecodable']:,} line(s) hold "
                     f"bytes that do not decode (U+FFFD); set landing.encoding (e.g. GBK) or the source's "
                     f"encoding in sources.yaml; nothing committed")
-            if pf["rows"] and pf["wrong"] == pf["rows"]:
+            if pf["rows"] and pf["unsplit"] == pf["rows"]:
                 raise landing.LandingError(
                     f"{src.name}: file {paths.get(rel, rel)}: delimiter mismatch: none of its {pf['rows']:,} lines "
-                    f"splits into {len(src.columns)} fields on {src.delimiter!r}; nothing committed")
+                    f"splits on {src.delimiter!r} (expected {len(src.columns)} fields); nothing committed")
         limit = float(self.conf.get("ingest.max_bad_row_rate"))
         for b in by_batch.values():
             b.quarantined = dict(sorted(b.quarantined.items()))

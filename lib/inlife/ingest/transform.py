@@ -207,4 +207,7 @@ def batch_stats(classified: DataFrame) -> DataFrame:
     return (classified.groupBy("batch_date", "source_file", "reason")
             .agg(F.count(F.lit(1)).alias("rows"),
                  F.sum(F.when(F.col("reason").isNull() & F.col("late"), 1).otherwise(0)).alias("late"),
-                 F.sum(F.col("undecodable").cast("int")).alias("undecodable")))
+                 F.sum(F.col("undecodable").cast("int")).alias("undecodable"),
+                 # lines the delimiter did not split at all
+                 F.sum(F.when((F.col("reason") == "wrong_field_count") & F.col("detail").startswith("fields=1,"), 1)
+                       .otherwise(0)).alias("unsplit")))
