@@ -57,7 +57,6 @@ def main(argv=None) -> int:
 
     conf = load_config(args.env, overrides=overrides)
     spark = build_session(conf, app_name="inlife-bench-ingest")
-    spark.conf.set("spark.ui.showConsoleProgress", "false")
     days = sorted(date.fromisoformat(d.name) for d in (landing / "subscribers").iterdir() if d.is_dir())
     dates = date_range(days[0], days[-1])
 
