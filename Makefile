@@ -49,7 +49,7 @@ bench: check-java $(STAMP)
 	$(PY) benchmarks/generate_and_ingest.py --subscribers 100000
 
 mlflow-ui: $(STAMP)
-	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db --default-artifact-root ./mlartifacts --port 5000
+	$(VENV)/bin/inlife models ui --port 5000   # the stores of mlflow.* in the config (overlay, INLIFE_MLFLOW__*)
 
 clean:
 	rm -rf lakehouse landing truth mlflow.db mlartifacts build spark-warehouse metastore_db derby.log
