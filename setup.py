@@ -1,5 +1,5 @@
 """inlife: PySpark jobs for in-life marketing and retention of telecom subscribers over Delta tables."""
-from setuptools import setup
+from setuptools import find_packages, setup
 
 setup(
     name="inlife",
@@ -11,8 +11,8 @@ setup(
     python_requires=">=3.10",
     # The library lives in lib/inlife; the jobs in jobs/ install as the package inlife_jobs.
     package_dir={"inlife": "lib/inlife", "inlife_jobs": "jobs"},
-    packages=["inlife", "inlife.tables", "inlife_jobs"],
-    package_data={"inlife": ["log4j2.properties"]},
+    packages=["inlife", *(f"inlife.{p}" for p in find_packages("lib/inlife")), "inlife_jobs"],
+    package_data={"inlife": ["log4j2.properties", "unified/factors.yaml"]},
     install_requires=[
         "pyspark>=4.0.0,<4.1",
         "deltalake>=1.1,<2",

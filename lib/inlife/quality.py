@@ -158,12 +158,18 @@ class Validator:
             raise QualityError(f"{suite_path(self.conf, table)}: invalid expectation suite: {exc}") from None
         gx_suite = ctx.suites.add_or_update(gx_suite) if hasattr(ctx.suites, "add_or_update") else ctx.suites.add(gx_suite)
         definition = ctx.validation_definitions.add(gx.ValidationDefinition(name=run_id, data=batch, suite=gx_suite))
+        # Rendering Data Docs costs more than a small validation; by default they are written when a suite
+        # fails (what someone has to look at) — quality.data_docs: always | failures | never.
+        when = self.conf.get("quality.data_docs")
+        actions = [UpdateDataDocsAction(name="data_docs", site_names=["inlife"])] if when == "always" else []
         checkpoint = ctx.checkpoints.add(gx.Checkpoint(
             name=run_id, validation_definitions=[definition], result_format=self.result_format,
-            actions=[UpdateDataDocsAction(name="data_docs", site_names=["inlife"])]))
+            actions=actions))
         result = checkpoint.run(batch_parameters={"dataframe": df}, expectation_parameters=parameters)
         results = [r for vr in result.run_results.values() for r in vr.results]
         failures = [_describe(r) for r in results if not r.success]
-        docs = str(Path(self.conf.path("quality.data_docs_dir")) / "index.html")
+        if failures and when == "failures":
+            ctx.build_data_docs(site_names=["inlife"])
+        docs = str(Path(self.conf.path("quality.data_docs_dir")) / "index.html") if (failures or when == "always") else None
         self._datasource.delete_asset(run_id)
         return Outcome(table, not failures, len(results), skipped, failures, time.time() - started, docs)

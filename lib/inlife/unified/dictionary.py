@@ -29,6 +29,10 @@ class Factor:
 
 
 def _raw(path: Path = DICTIONARY) -> dict:
+    if path == DICTIONARY and not path.exists():
+        # imported from a zip (spark-submit --py-files): read the packaged file
+        from importlib.resources import files
+        return yaml.safe_load(files("inlife.unified").joinpath("factors.yaml").read_text(encoding="utf-8"))
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
