@@ -1,16 +1,55 @@
-"""The demo: the main job on the embedded local default, as `make demo` runs it.
+"""The demo, as `make demo` runs it: generated data through the whole monthly pipeline, in local mode.
 
-For now it runs the smoke job (write, partition-overwrite and read back a Delta table); as the pipeline
-grows it becomes generate -> ingest -> ... on generated data.
+1. generates a few months of extracts for a few thousand subscribers (jobs/generate_sample_data.py);
+2. runs the pipeline month by month (ingest, intermediate, view, value, segments, scores, tags and matrices);
+3. once labels exist (a month's churn is known after the next month), trains the demo models, which the
+   gate promotes to champion, and scores with them from then on;
+4. prints a summary: subscribers per value tier and churn grade, model versions, recommendations per
+   policy, and where the tables, MLflow and Data Docs are.
 """
 from __future__ import annotations
 
-from inlife_jobs import smoke
+import json
+import time
+
+from inlife.intermediate.common import add_months
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--rows", type=int, default=30_000, help="rows per month for the smoke table")
+    parser.add_argument("--subscribers", type=int, default=3000)
+    parser.add_argument("--months", type=int, default=4)
+    parser.add_argument("--start-month", default="2024-01")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--models", default="churn,crbt_silent_response",
+                        help="comma-separated model specs (conf/models) to train once labels exist")
+    parser.add_argument("--reuse", action="store_true", help="keep the landing files of an earlier run")
 
 
-def run(spark, conf, rows: int = 30_000) -> int:
-    return smoke.run(spark, conf, rows=rows)
+def run(spark, conf, subscribers=3000, months=4, start_month="2024-01", seed=42,
+        models="churn,crbt_silent_response", reuse=False) -> int:
+    from pathlib import Path
+
+    from inlife.models.train import train_model
+    from inlife.pipeline import run_month, summary
+    from inlife_jobs import generate_sample_data
+
+    started = time.time()
+    if not (reuse and (Path(conf.path("landing.root")) / "_manifest.json").exists()):
+        generate_sample_data.run(spark, conf, subscribers=subscribers, months=months, start_month=start_month,
+                                 seed=seed)
+    month_list = [add_months(start_month, k) for k in range(months)]
+
+    def train(result):
+        for name in [x for x in models.split(",") if x]:
+            res = train_model(spark, conf, name)
+            print(json.dumps({"model": name, "version": res.version, "alias": res.alias, "gate": res.gate,
+                              "metrics": {k: round(v, 4) for k, v in res.metrics.items()
+                                          if k in ("auc_roc", "auc_pr", "lift_top10")}}), flush=True)
+
+    for i, m in enumerate(month_list):
+        # Labels of month m-1 are complete once month m is built: from the third month there are two
+        # labelled months (train on one, validate on the other), so models are trained before scoring.
+        run_month(spark, conf, m, before_scoring=train if i >= 2 else None)
+    print(summary(spark, conf, month_list[-1]))
+    print(f"demo finished in {time.time() - started:.0f}s")
+    return 0

@@ -1,0 +1,136 @@
+"""The monthly pipeline: ingest -> intermediate -> view -> scores -> tags and matrices, one month at a time.
+
+Each stage is the same code its own job runs, and each publishes validated tables (a failed suite stops
+the run with every table of that stage at its previous version). A progress line per stage gives rows and
+seconds; the summary at the end says what was produced and where.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from inlife.config import Config
+from inlife.intermediate.common import check_month, month_end, month_start
+
+
+@dataclass
+class StageResult:
+    stage: str
+    seconds: float
+    rows: int | None = None
+    note: str = ""
+
+
+@dataclass
+class MonthResult:
+    month: str
+    stages: list[StageResult] = field(default_factory=list)
+    models: dict[str, Any] = field(default_factory=dict)
+
+
+def _stage(result: MonthResult, name: str, fn, rows_of=None, note_of=None):
+    started = time.time()
+    out = fn()
+    st = StageResult(name, round(time.time() - started, 1), rows_of(out) if rows_of else None,
+                     note_of(out) if note_of else "")
+    result.stages.append(st)
+    rows = f"  rows={st.rows:,}" if st.rows is not None else ""
+    print(f"[pipeline] {result.month} {name:<22}{rows}  {st.seconds:.1f}s  {st.note}".rstrip(), flush=True)
+    return out
+
+
+def _published_rows(results) -> int:
+    return sum(r.rows or 0 for r in results)
+
+
+def run_month(spark: SparkSession, conf: Config, month: str, ingest: bool = True, score: bool = True,
+              rules: bool = True, before_scoring=None) -> MonthResult:
+    """Every stage of one month. Models are scored with their champions if there are any;
+    ``before_scoring(result)`` runs just before (the demo trains there)."""
+    from inlife.ingest.pipeline import Ingestion, date_range
+    from inlife.intermediate.build import build_intermediate
+    from inlife.scores.build import build_segments, build_value
+    from inlife.unified.build import build_view
+
+    month = check_month(month)
+    result = MonthResult(month)
+    if ingest:
+        # the month's batches; records of the month that arrive later count when the month is rebuilt
+        days = date_range(month_start(month), month_end(month))
+        _stage(result, "ingest", lambda: Ingestion(spark, conf).run("all", days),
+               rows_of=lambda reps: sum(r.totals()["rows_written"] for r in reps),
+               note_of=lambda reps: f"quarantined={sum(sum(r.totals()['quarantined'].values()) for r in reps):,}")
+    _stage(result, "intermediate", lambda: build_intermediate(spark, conf, month), rows_of=_published_rows)
+    _stage(result, "customer view", lambda: build_view_and_outcomes(spark, conf, month), rows_of=_published_rows)
+    _stage(result, "value index", lambda: build_value(spark, conf, month), rows_of=_published_rows)
+    _stage(result, "segments", lambda: build_segments(spark, conf, month), rows_of=_published_rows)
+    if before_scoring is not None:
+        before_scoring(result)
+    if score:
+        from inlife.models.scoring import champions, score_month
+        if not champions(conf)[0]:
+            print(f"[pipeline] {month} model scores: no champion model yet, not scored", flush=True)
+            score = False
+    if score:
+        scored = _stage(result, "model scores", lambda: score_month(spark, conf, month),
+                        rows_of=lambda r: r.get("rows"), note_of=lambda r: f"models={r.get('models')}")
+        result.models = scored.get("models") or {}
+    if rules:
+        from inlife.rules.run import evaluate_month
+        _stage(result, "tags and matrices", lambda: evaluate_month(spark, conf, month),
+               rows_of=lambda r: _published_rows(r.published))
+    return result
+
+
+def build_view_and_outcomes(spark: SparkSession, conf: Config, month: str):
+    """The month's view, then the labels of earlier months that this month completes."""
+    from inlife.intermediate.common import add_months
+    from inlife.tables import Tables
+    from inlife.unified.build import VIEW, build_outcomes, build_view
+
+    results = list(build_view(spark, conf, month))
+    tables = Tables(spark, conf)
+    for k in (1, 2, 6):
+        m = add_months(month, -k)
+        if tables.read(VIEW, partitions={"month": m}).limit(1).count():
+            results += build_outcomes(spark, conf, m)
+    results += build_outcomes(spark, conf, month)
+    return results
+
+
+def summary(spark: SparkSession, conf: Config, month: str) -> str:
+    """What the month produced: tiers x churn grades, model versions, recommendations, where things are."""
+    from inlife.tables import Tables
+
+    tables = Tables(spark, conf)
+    lines = [f"== inlife: month {month} =="]
+    value = tables.read("scores.value", partitions={"month": month})
+    churn = None
+    if tables.exists("scores.model_scores"):
+        ms = tables.read("scores.model_scores", partitions={"month": month})
+        churn = ms.where(F.col("model") == "churn").select("subscriber_id", F.col("grade").alias("churn_grade"))
+        versions = {r.model: r.model_version for r in ms.select("model", "model_version").distinct().collect()}
+        lines.append("models used: " + (", ".join(f"{m} v{v}" for m, v in sorted(versions.items())) or "none"))
+    grid = value.join(churn, "subscriber_id", "left") if churn is not None else value.withColumn("churn_grade", F.lit(None))
+    counts = {(r.value_tier, r.churn_grade): r["count"] for r in grid.groupBy("value_tier", "churn_grade").count().collect()}
+    tiers = ["high", "mid_high", "mid", "low"]
+    grades = sorted({g for _, g in counts}, key=lambda g: (g is None, g or ""))
+    lines.append("subscribers by value tier x churn grade:")
+    lines.append("  " + f"{'tier':<10}" + "".join(f"{str(g):>12}" for g in grades))
+    for t in tiers:
+        lines.append("  " + f"{t:<10}" + "".join(f"{counts.get((t, g), 0):>12,}" for g in grades))
+    if tables.exists("marketing.recommendations"):
+        rec = tables.read("marketing.recommendations", partitions={"month": month})
+        main_col = "main_policy" if "main_policy" in rec.columns else None
+        if main_col:
+            top = rec.groupBy(main_col).count().orderBy(F.desc("count")).limit(12).collect()
+            lines.append("recommendations by main policy:")
+            lines += [f"  {str(r[main_col]):<28}{r['count']:>10,}" for r in top]
+    lines.append(f"tables:     {conf.path('lake.root')}")
+    lines.append(f"MLflow UI:  make mlflow-ui   (tracking {conf.get('mlflow.tracking_uri')})")
+    lines.append(f"Data Docs:  {conf.path('quality.data_docs_dir')} (written when a suite fails)")
+    return "\n".join(lines)
