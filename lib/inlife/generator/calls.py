@@ -20,7 +20,7 @@ from inlife.generator.rand import choice_index, lognormal, pick, poisson, unifor
 from inlife.generator.timing import DAY, explode_stream, mean_rhythm, month_epoch, rhythm_weight
 
 # Calls per slot per day = CALLS_PER_DAY[segment] * voice_mult * slot_weight * CALL_SCALE.
-CALL_SCALE = 0.08
+CALL_SCALE = 0.064
 CT_IDX = {c: i for i, c in enumerate(R.CALL_TYPES)}
 REGION_CODES = [r[1] for r in R.REGIONS]
 
