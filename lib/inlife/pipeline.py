@@ -120,7 +120,7 @@ def summary(spark: SparkSession, conf: Config, month: str) -> str:
     tiers = ["high", "mid_high", "mid", "low"]
     grades = sorted({g for _, g in counts}, key=lambda g: (g is None, g or ""))
     lines.append("subscribers by value tier x churn grade:")
-    lines.append("  " + f"{'tier':<10}" + "".join(f"{str(g):>12}" for g in grades))
+    lines.append("  " + f"{'tier':<10}" + "".join(f"{g or 'not scored':>12}" for g in grades))
     for t in tiers:
         lines.append("  " + f"{t:<10}" + "".join(f"{counts.get((t, g), 0):>12,}" for g in grades))
     if tables.exists("marketing.recommendations"):
@@ -129,7 +129,7 @@ def summary(spark: SparkSession, conf: Config, month: str) -> str:
         if main_col:
             top = rec.groupBy(main_col).count().orderBy(F.desc("count")).limit(12).collect()
             lines.append("recommendations by main policy:")
-            lines += [f"  {str(r[main_col]):<28}{r['count']:>10,}" for r in top]
+            lines += [f"  {r[main_col] or '(no policy matched)':<28}{r['count']:>10,}" for r in top]
     lines.append(f"tables:     {conf.path('lake.root')}")
     lines.append(f"MLflow UI:  make mlflow-ui   (tracking {conf.get('mlflow.tracking_uri')})")
     lines.append(f"Data Docs:  {conf.path('quality.data_docs_dir')} (written when a suite fails)")
