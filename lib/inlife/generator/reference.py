@@ -68,8 +68,8 @@ CALLS_PER_DAY = [1.6, 1.1, 2.6, 0.9, 0.8, 1.9, 0.25]
 # Mean call duration (seconds) per segment: seniors talk long, business calls are short.
 DURATION_MU = [4.0, 4.6, 3.8, 3.6, 4.6, 3.7, 3.9]
 # SMS per day, data sessions per day, data KB per session (log-normal mu) per segment.
-SMS_PER_DAY = [0.22, 0.14, 0.28, 0.55, 0.05, 0.22, 0.05]
-DATA_SESSIONS_PER_DAY = [0.25, 0.1, 0.5, 1.4, 0.02, 0.3, 0.03]
+SMS_PER_DAY = [0.11, 0.07, 0.14, 0.28, 0.03, 0.11, 0.03]
+DATA_SESSIONS_PER_DAY = [0.15, 0.06, 0.3, 0.85, 0.01, 0.18, 0.02]
 DATA_KB_MU = [6.0, 5.5, 6.5, 7.2, 5.0, 6.2, 5.0]
 # Age range (years) per segment.
 AGE_RANGE = [(25, 55), (20, 45), (30, 55), (15, 26), (60, 82), (24, 55), (20, 70)]

@@ -149,7 +149,7 @@ def month_state(spark: SparkSession, p: Params, month: Month, prev: DataFrame | 
     for x in init_order:
         a = {c: col(c) for c in df.columns}
         logit = propensity_logits(a)[x]
-        df = df.withColumn(f"held_{x}", F.coalesce(col(f"held_{x}"), uniform(s, "held0-" + x, idx) < sigmoid(logit + 2.6)))
+        df = df.withColumn(f"held_{x}", F.coalesce(col(f"held_{x}"), uniform(s, "held0-" + x, idx) < sigmoid(logit + 2.0)))
     a = {c: col(c) for c in df.columns}
     logits = propensity_logits(a)
     n_held = sum((col(f"held_{x}").cast("int") for x in PRODUCTS), F.lit(0))

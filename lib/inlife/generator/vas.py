@@ -16,15 +16,15 @@ from inlife.generator.timing import DAY, explode_stream, month_epoch
 ORDER_ID_BASE = 3_000_000_000
 # (product, event_type, events per active day (or per month when per_month), volume KB mu, charge per event)
 USAGE = [
-    ("NEWSPAPER", "PUSH_READ", 0.6, False, 3.5, 0.0),
+    ("NEWSPAPER", "PUSH_READ", 0.25, False, 3.5, 0.0),
     ("CRBT", "SUBSCRIBED_USE", 1.0, True, 0.0, 5.0),
     ("CRBT", "DOWNLOAD", 0.4, True, 5.5, 2.0),
     ("RINGTONE_CHANGE", "CHANGE", 1.5, True, 5.0, 1.0),
     ("RINGTONE_CHANGE", "DOWNLOAD", 0.5, True, 5.5, 2.0),
     ("MOBILE_INTERNET", "SUBSCRIBED_USE", 1.0, True, 0.0, 10.0),
-    ("MOBILE_INTERNET", "BROWSE", 0.8, False, 6.0, 0.0),
-    ("FETION", "BROWSE", 0.5, False, 3.0, 0.0),
-    ("MAIL139", "PUSH_READ", 0.2, False, 3.5, 0.0),
+    ("MOBILE_INTERNET", "BROWSE", 0.35, False, 6.0, 0.0),
+    ("FETION", "BROWSE", 0.2, False, 3.0, 0.0),
+    ("MAIL139", "PUSH_READ", 0.08, False, 3.5, 0.0),
     ("FAMILY_NET", "SUBSCRIBED_USE", 1.0, True, 0.0, 10.0),
 ]
 
