@@ -74,7 +74,7 @@ MATRIX = {
                     "voice_ld_mo_min": 20.0},
     "anhui_heavy": {"segment_name": "out_of_province_called", "top_ld_province": "安徽", "ld_unit_price": 0.3,
                     "voice_ld_mo_min": 800.0},
-    "anhui_other_segment": {"segment_name": "local_talker", "top_ld_province": "安徽", "ld_unit_price": 0.3,
+    "anhui_other_segment": {"segment_name": "local_talkers", "top_ld_province": "安徽", "ld_unit_price": 0.3,
                             "voice_ld_mo_min": 20.0},
     # new business by propensity, but not for negative-value subscribers
     "newspaper": {"newspaper_response_grade": "high", "vas_newspaper_subscribed": 0, "net_revenue": 10.0},

@@ -75,3 +75,12 @@ def test_share_subgroups():
     assert share_subgroups([100, 100, 100, 100, 100, 100, 100], 16) == [3, 3, 2, 2, 2, 2, 2]
     assert share_subgroups([1000, 10, 10], 6) == [4, 1, 1]
     assert sum(share_subgroups([5, 900, 30, 60, 1, 4, 0], 16)) == 16
+
+
+def test_matrix_dimension_names_the_configured_segments(base_conf):
+    """Rules can only match segments by the names the segments job gives them."""
+    import yaml
+    from pathlib import Path
+
+    dims = yaml.safe_load((Path(base_conf.conf_dir) / "matrices" / "_dimensions.yaml").read_text(encoding="utf-8"))
+    assert dims["dimensions"]["segment_name"]["values"] == [s.name for s in load_segment_config(base_conf).segments]
