@@ -16,8 +16,8 @@ from inlife.intermediate.common import add_months
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--subscribers", type=int, default=3000)
-    parser.add_argument("--months", type=int, default=4)
+    parser.add_argument("--subscribers", type=int, default=2000)
+    parser.add_argument("--months", type=int, default=3)
     parser.add_argument("--start-month", default="2024-01")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--models", default="churn,crbt_silent_response",
@@ -25,7 +25,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--reuse", action="store_true", help="keep the landing files of an earlier run")
 
 
-def run(spark, conf, subscribers=3000, months=4, start_month="2024-01", seed=42,
+def run(spark, conf, subscribers=2000, months=3, start_month="2024-01", seed=42,
         models="churn,crbt_silent_response", reuse=False) -> int:
     from pathlib import Path
 

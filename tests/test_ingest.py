@@ -163,11 +163,21 @@ def test_failed_expectation_commits_nothing(spark, conf, tables):
 
 def test_bad_row_rate_above_threshold_commits_nothing(spark, conf, tables):
     _seed_subscribers(spark, conf, ids=(1,))
-    write_batch(conf, "voice_cdr", "2024-01-01", [voice(1, "1", "20240101080000"), voice(1, "2", "2024")])
-    with pytest.raises(IngestError, match=r"raw.voice_cdr batch 2024-01-01: 1 of 2 rows are bad .*bad_timestamp"):
+    write_batch(conf, "voice_cdr", "2024-01-01", [voice(1, "1", "20240101080000"), voice(1, "2", "2024"),
+                                                  voice(1, "3", "2024"), voice(1, "4", "2024")])
+    # 3 of 4 is above 5 % by far more than chance allows (5 % of 4 plus 3 binomial standard deviations = 1.3)
+    with pytest.raises(IngestError, match=r"raw.voice_cdr batch 2024-01-01: 3 of 4 rows are bad .*bad_timestamp"):
         _ingest(spark, conf, "voice_cdr", D1)
     assert not tables.exists("raw.voice_cdr") and not tables.exists("quarantine.voice_cdr")
-    [rep] = _ingest(spark, conf, "voice_cdr", D1, **{"ingest.max_bad_row_rate": 0.5})
+    [rep] = _ingest(spark, conf, "voice_cdr", D1, **{"ingest.max_bad_row_rate": 0.8})
+    assert rep.batches[0].quarantined == {"bad_timestamp": 3}
+
+
+def test_a_small_batch_is_not_failed_by_chance(spark, conf, tables):
+    # 1 bad row of 2 is 50 %, but at a 5 % rate one bad row in a tiny batch is within chance
+    _seed_subscribers(spark, conf, ids=(1,))
+    write_batch(conf, "voice_cdr", "2024-01-01", [voice(1, "1", "20240101080000"), voice(1, "2", "2024")])
+    [rep] = _ingest(spark, conf, "voice_cdr", D1)
     assert rep.batches[0].quarantined == {"bad_timestamp": 1}
 
 

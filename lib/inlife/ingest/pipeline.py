@@ -9,6 +9,7 @@ raw rows with the table's Great Expectations suite, then commit both or abort bo
 from __future__ import annotations
 
 import calendar
+import math
 import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
@@ -229,7 +230,11 @@ class Ingestion:
         limit = float(self.conf.get("ingest.max_bad_row_rate"))
         for b in by_batch.values():
             b.quarantined = dict(sorted(b.quarantined.items()))
-            if b.bad_rate > limit:
+            # A small batch can exceed the rate by chance (2 bad rows of 37 is 5.4 %): it fails only when its
+            # bad rows are also 3 standard deviations (binomial, at the allowed rate) above the allowed count.
+            bad = sum(b.quarantined.values())
+            chance = 3 * math.sqrt(b.rows_read * limit * (1 - limit))
+            if b.bad_rate > limit and bad > limit * b.rows_read + chance:
                 raise IngestError(
                     f"raw.{src.name} batch {b.batch_date}: {sum(b.quarantined.values()):,} of {b.rows_read:,} rows "
                     f"are bad ({b.bad_rate:.1%} > ingest.max_bad_row_rate {limit:.1%}: {b.quarantined}); "
