@@ -2,8 +2,11 @@
 
 A *stream* is one subscriber's events of one kind (calls to one peer in one direction, SMS sent, recharges
 ...). Its n events are spread over the subscriber's window by stratification — event k falls in the k-th
-n-th of the window — so times within a stream are strictly increasing and never collide (no accidental
-duplicate natural keys), while still looking random. Times are seconds from the start of the month.
+n-th of the window, rotated by a random phase of the stream — so times within a stream never collide (no
+accidental duplicate natural keys) while still looking random. The phase matters: without it every
+stream's events sit in the first 80 % of each n-th, and the last days of a month (most streams have one
+to three events) would get a fraction of the others' records. Times are seconds from the start of the
+month.
 """
 from __future__ import annotations
 
@@ -29,12 +32,14 @@ def explode_stream(df: DataFrame, p: Params, salt: str, keys: list[Column], n: s
                    t_name: str = "t") -> DataFrame:
     """One row per event of each stream: ``n`` events between ``start`` and ``end`` (seconds, end exclusive).
 
-    Adds ``_k`` (event number) and ``t_name``. Consecutive events are at least 0.2 * window / n apart.
+    Adds ``_k`` (event number) and ``t_name``. Events are at least 0.2 * window / n apart.
     """
     out = df.filter(F.col(n) > 0).select("*", F.explode(F.sequence(F.lit(0), F.col(n) - 1)).alias("_k"))
     v = uniform(p.seed, salt, *keys, F.col("_k"))
+    phase = uniform(p.seed, salt + "-phase", *keys)
     width = (end - start).cast("double")
-    t = start + F.floor((F.col("_k") + 0.8 * v) * width / F.col(n)).cast("long")
+    pos = (F.col("_k") + 0.8 * v) / F.col(n) + phase
+    t = start + F.floor((pos - F.floor(pos)) * width).cast("long")
     return out.select("*", t.alias(t_name))
 
 
