@@ -82,3 +82,12 @@ def test_group_value_from_members(spark, tmp_path):
     # direct value only: member ARPU 120 vs 10 -> 100 and 0 after min-max scaling; with two groups no
     # score is strictly above the 90th or 70th percentile (both are 100), so the better one is "mid"
     assert got == {100: (2, 100.0, "mid"), 200: (1, 0.0, "low")}
+
+
+def test_an_indicator_with_no_values_scores_zero(spark, tmp_path):
+    # the first month has no history: 3-month averages are all null, and the others still rank
+    model = small_model(tmp_path)
+    view = spark.createDataFrame([(i, "2024-01", float(10 * i), None) for i in range(10)],
+                                 "subscriber_id long, month string, x double, y double")
+    got = {r.subscriber_id: r.value_score for r in subscriber_value(view, model).collect()}
+    assert got == pytest.approx({i: 0.75 * 100 * i / 9 for i in range(10)}, abs=1e-3)

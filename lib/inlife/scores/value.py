@@ -91,9 +91,13 @@ def normalised(df: DataFrame, columns: list[str], method: str, limits: tuple[flo
             out[c] = F.coalesce(F.percent_rank().over(Window.orderBy(F.col(c).asc_nulls_first())) * 100, F.lit(0.0))
         return out
     qs = df.select(*[F.col(c).cast("double").alias(c) for c in columns]).approxQuantile(columns, list(limits), 0.001)
-    for c, (lo, hi) in zip(columns, qs):
+    for c, q in zip(columns, qs):
+        if not q:  # every value unknown (e.g. 3-month averages in the first month): no evidence of value
+            out[c] = F.lit(0.0)
+            continue
+        lo, hi = q
         x = F.coalesce(F.col(c).cast("double"), F.lit(lo))  # unknown = the bottom: no evidence of value
-        if hi is None or lo is None or hi <= lo:
+        if hi <= lo:
             out[c] = F.lit(50.0)
         else:
             out[c] = (F.least(F.greatest(x, F.lit(lo)), F.lit(hi)) - lo) / (hi - lo) * 100.0
