@@ -51,7 +51,7 @@ def reason_codes(model, name: str, reference: dict[str, Any], rows: DataFrame, k
     meaning_map = F.create_map(*[x for c in cands for x in (F.lit(c), F.lit(dictionary.get(c, c)))])
     effects = (model.transform(exploded)
                .select(*keys, "_factor", (F.col(score_col) - probability(name) * 100).alias("_effect"))
-               .where(F.col("_effect") > 0))
+               .where(F.round(F.col("_effect"), 4) > 0))  # as stored: a reason must visibly raise the score
     ranked = (effects.groupBy(*keys)
               .agg(F.sort_array(F.collect_list(F.struct(F.col("_effect"), F.col("_factor"))), asc=False)
                    .alias("_r")))
