@@ -1,0 +1,162 @@
+"""Channel exports: one folder per channel and batch, a data file and a manifest (rows, SHA-256, columns).
+
+    <exports.root>/outbound_call/<batch>/call_list.csv       contact, number, priority, offer, script, window
+    <exports.root>/sms/<batch>/sms_batch.csv                 contact, number, text, window - nothing more
+    <exports.root>/front_desk/<batch>/lookup.jsonl           per subscriber: areas in priority order, offers,
+                                                             the last 3 months of contacts (the clerk's screen)
+    <exports.root>/customer_manager/<batch>/work_orders.csv  high-value at-risk work orders with reason codes
+    each folder also holds _manifest.json
+
+Only contacted rows are exported (never holdouts). A folder is written under a temporary name and renamed
+into place when complete, so a channel never picks up half a batch. Files are written by Spark as one
+part and moved; checksums are computed from the final file. The exports root is a local or mounted path.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import uuid
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+FILES = {"outbound_call": ("call_list.csv", "csv"), "sms": ("sms_batch.csv", "csv"),
+         "front_desk": ("lookup.jsonl", "json"), "customer_manager": ("work_orders.csv", "csv")}
+
+
+def _joined(col: str, sep: str = ";"):
+    return F.array_join(F.col(col), sep)
+
+
+def call_list(t: DataFrame) -> DataFrame:
+    return (t.select("contact_id", "msisdn", "campaign_id", F.col("rank").alias("priority"), "policy_id",
+                     "policy_name", "script", "contact_window", _joined("reasons").alias("reasons"))
+            .orderBy("campaign_id", "priority"))
+
+
+def sms_batch(t: DataFrame) -> DataFrame:
+    # the SMS gateway needs the number and the text; the contact id links the reply back
+    return t.select("contact_id", "msisdn", F.col("script").alias("text"), "contact_window").orderBy("contact_id")
+
+
+def work_orders(t: DataFrame) -> DataFrame:
+    return (t.select(F.col("contact_id").alias("order_id"), "subscriber_id", "msisdn", "campaign_id", "value_tier",
+                     "churn_grade", F.round("expected_value", 4).alias("expected_value"), "policy_id", "policy_name",
+                     "policy_group", _joined("reasons").alias("reasons"), "script",
+                     F.col("contact_date").alias("due_date"))
+            .orderBy(F.desc("expected_value"), "subscriber_id"))
+
+
+def front_desk_lookup(t: DataFrame, history: DataFrame | None, contact_date: date, lookback_days: int = 92) -> DataFrame:
+    offers = (t.groupBy("subscriber_id", "msisdn", "priority_order")
+              .agg(F.sort_array(F.collect_list(F.struct(
+                  F.col("campaign_id"), F.col("policy_id"), F.col("policy_name"), F.col("policy_group"),
+                  F.col("script")))).alias("offers")))
+    if history is not None:
+        d = F.lit(contact_date.isoformat()).cast("date")
+        recent = (history.where((F.col("contact_date") < d) & (F.col("contact_date") >= F.date_sub(d, lookback_days)))
+                  .groupBy("subscriber_id")
+                  .agg(F.sort_array(F.collect_list(F.struct(F.col("contact_date").cast("string").alias("contact_date"),
+                                                            "campaign_id", "channel", "policy_id")), asc=False)
+                       .alias("recent_contacts")))
+        offers = offers.join(recent, "subscriber_id", "left")
+    else:
+        offers = offers.withColumn("recent_contacts", F.lit(None))
+    return (offers.select("subscriber_id", "msisdn", F.col("priority_order").alias("areas"), "offers",
+                          F.coalesce(F.col("recent_contacts"), F.array()).alias("recent_contacts"))
+            .orderBy("subscriber_id"))
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _write_one(df: DataFrame, fmt: str, target: Path) -> int:
+    """Write ``df`` as exactly one file at ``target``; returns the data rows."""
+    tmp = target.parent / f"_spark_{uuid.uuid4().hex}"
+    writer = df.coalesce(1).write.mode("overwrite")
+    if fmt == "csv":
+        writer.option("header", True).option("encoding", "UTF-8").option("emptyValue", "").csv(str(tmp))
+    else:
+        writer.option("ignoreNullFields", False).json(str(tmp))
+    parts = sorted(p for p in tmp.iterdir() if p.name.startswith("part-"))
+    if parts:
+        shutil.move(str(parts[0]), target)
+    else:  # Spark writes no part for an empty frame: an empty file (with the header for CSV)
+        target.write_text((",".join(df.columns) + "\n") if fmt == "csv" else "", encoding="utf-8")
+    shutil.rmtree(tmp, ignore_errors=True)
+    with target.open("rb") as f:
+        lines = sum(1 for _ in f)
+    return lines - 1 if fmt == "csv" else lines
+
+
+def write_channel(frame: DataFrame, root: Path, channel: str, batch: str, meta: dict) -> dict:
+    """Write one channel's file and manifest atomically (temporary folder, then rename)."""
+    name, fmt = FILES[channel]
+    final = root / channel / batch
+    work = root / channel / f".{batch}.{uuid.uuid4().hex[:8]}.tmp"
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        rows = _write_one(frame, fmt, work / name)
+        manifest = {"channel": channel, "batch": batch, "file": name, "format": fmt, "rows": rows,
+                    "sha256": _sha256(work / name), "bytes": (work / name).stat().st_size,
+                    "columns": frame.columns, "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    **meta}
+        (work / "_manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+        if final.exists():
+            old = root / channel / f".{batch}.{uuid.uuid4().hex[:8]}.old"
+            final.rename(old)
+            work.rename(final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            work.rename(final)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return {**manifest, "path": str(final)}
+
+
+def export_batch(targets: DataFrame, history: DataFrame | None, root: Path, batch: str, channels: list[str],
+                 contact_date: date, meta: dict | None = None) -> list[dict]:
+    """Every channel used in the batch gets its folder (an empty file when nobody was contacted on it)."""
+    contacted = targets.where(F.col("contacted")).cache()
+    out = []
+    try:
+        for ch in channels:
+            t = contacted.where(F.col("channel") == ch)
+            if ch == "outbound_call":
+                frame = call_list(t)
+            elif ch == "sms":
+                frame = sms_batch(t)
+            elif ch == "customer_manager":
+                frame = work_orders(t)
+            elif ch == "front_desk":
+                frame = front_desk_lookup(t, history, contact_date)
+            else:
+                continue
+            out.append(write_channel(frame, root, ch, batch, dict(meta or {})))
+    finally:
+        contacted.unpersist()
+    return out
+
+
+def verify(folder: Path) -> dict:
+    """Check a batch folder against its manifest: the file's rows and checksum. Returns the manifest;
+    raises ValueError naming the folder on any mismatch."""
+    manifest = json.loads((folder / "_manifest.json").read_text(encoding="utf-8"))
+    path = folder / manifest["file"]
+    if _sha256(path) != manifest["sha256"]:
+        raise ValueError(f"{path}: checksum differs from {folder / '_manifest.json'}")
+    with path.open("rb") as f:
+        lines = sum(1 for _ in f)
+    rows = lines - 1 if manifest["format"] == "csv" else lines
+    if rows != manifest["rows"]:
+        raise ValueError(f"{path}: {rows} rows, the manifest says {manifest['rows']}")
+    return manifest

@@ -1,0 +1,234 @@
+"""The targets runs: a month's recommendations, or a night's screening tags -> marketing.targets,
+marketing.contact_history and the channel exports.
+
+    result = targets_month(spark, conf, "2024-03")      # contacts worked from 2024-04-01
+    result = daily(spark, conf, "2024-04-15")           # ingest the day, refresh, screen, work orders for 04-16
+
+Both tables are partitioned by ``batch`` (the month or the day) and a rerun replaces its batch only, so
+rerunning a batch gives the same tables; contact limits count the other batches' contacts.
+"""
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from inlife.campaigns import exports
+from inlife.campaigns.spec import CampaignConfig, CampaignError, load_campaigns
+from inlife.campaigns.targets import DND_SCHEMA, build_targets, history_rows
+from inlife.config import Config
+from inlife.errors import TableError
+from inlife.progress import stage
+from inlife.publish import Publication
+from inlife.tables import Tables
+
+TARGETS, HISTORY = "marketing.targets", "marketing.contact_history"
+RECOMMENDATIONS, VIEW = "marketing.recommendations", "unified.customer_view"
+
+
+@dataclass
+class TargetsResult:
+    batch: str
+    batch_kind: str
+    month: str
+    contact_date: date
+    published: list = field(default_factory=list)
+    exports: list = field(default_factory=list)
+    counts: dict = field(default_factory=dict)      # (campaign, channel) -> contacted
+    suppressed: dict = field(default_factory=dict)  # reason -> rows
+
+    def lines(self) -> list[str]:
+        out = [f"targets {self.batch} ({self.batch_kind}, state month {self.month}, contacts on {self.contact_date}):"]
+        for (camp, ch), n in sorted(self.counts.items()):
+            out.append(f"  {camp:<24}{ch or '-':<18}{n:>9,} contacted")
+        if self.suppressed:
+            out.append("  left out: " + ", ".join(f"{k} {v:,}" for k, v in sorted(self.suppressed.items())))
+        for e in self.exports:
+            out.append(f"  export {e['channel']:<17}{e['rows']:>9,} rows  {e['path']}")
+        return out
+
+
+def campaign_config(conf: Config) -> CampaignConfig:
+    from inlife.rules.catalogue import load_catalogue
+    from inlife.rules.compile import Paths
+
+    catalogue = load_catalogue(Paths.from_conf(conf).policies)
+    return load_campaigns(Path(conf.conf_dir) / conf.get("campaigns.file"), set(catalogue.policies))
+
+
+def read_dnd(spark: SparkSession, conf: Config, cfg: CampaignConfig) -> DataFrame:
+    """The do-not-disturb / opt-out list (CSV subscriber_id,channel,reason under landing.root); a bad line
+    stops the run naming the file and line."""
+    name = cfg.policy.do_not_disturb_file
+    path = Path(conf.path("landing.root")) / name if name else None
+    if path is None or not path.exists():
+        return spark.createDataFrame([], DND_SCHEMA)
+    rows, allowed = [], set(cfg.channels) | {"all"}
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if not lines or [h.strip() for h in lines[0].split(",")] != ["subscriber_id", "channel", "reason"]:
+        raise CampaignError(f"{path}: the header must be 'subscriber_id,channel,reason'")
+    for n, line in enumerate(lines[1:], 2):
+        if not line.strip():
+            continue
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) != 3 or not parts[0].isdigit() or parts[1] not in allowed:
+            raise CampaignError(f"{path}, line {n}: expected subscriber_id,channel,reason with channel one of "
+                                f"{', '.join(sorted(allowed))}; got {line!r}")
+        rows.append((int(parts[0]), parts[1], parts[2]))
+    return spark.createDataFrame(rows, DND_SCHEMA)
+
+
+def _policies_frame(spark: SparkSession, conf: Config) -> DataFrame:
+    from inlife.rules.catalogue import load_catalogue
+    from inlife.rules.compile import Paths
+
+    cat = load_catalogue(Paths.from_conf(conf).policies)
+    return spark.createDataFrame([(p.id, p.name, p.script or None) for p in cat.policies.values()],
+                                 "policy_id string, policy_name string, policy_script string")
+
+
+def _churn_reasons(tables: Tables, month: str) -> DataFrame | None:
+    if not tables.exists("scores.model_scores"):
+        return None
+    ms = tables.read("scores.model_scores", partitions={"month": month}).where(F.col("model") == "churn")
+    return ms.select("subscriber_id", F.transform(F.coalesce("reasons", F.array()), lambda r: r["factor"])
+                     .alias("churn_reasons"))
+
+
+def _base(state: DataFrame, recs: DataFrame, reasons: DataFrame | None, tags: DataFrame | None = None) -> DataFrame:
+    rec_cols = ["main_policy", "main_policy_rule", "policy_group", "new_business_policies", "new_business_rules",
+                "traffic_policies", "traffic_rules", "vpn_policy", "vpn_rule", "priority_order", "tags"]
+    base = state.drop(*[c for c in rec_cols if c in state.columns]).join(
+        recs.select("subscriber_id", *rec_cols), "subscriber_id", "inner")
+    if tags is not None:   # the night's tags replace the month's screening tags
+        base = base.drop("tags").join(tags, "subscriber_id", "left").withColumn("tags", F.coalesce("tags", F.array()))
+    if reasons is not None:
+        base = base.join(reasons, "subscriber_id", "left")
+    else:
+        base = base.withColumn("churn_reasons", F.array().cast("array<string>"))
+    if "msisdn" not in base.columns:
+        base = base.withColumn("msisdn", F.lit(None).cast("string"))
+    return base
+
+
+def run_batch(spark: SparkSession, conf: Config, base: DataFrame, kinds_state: DataFrame, *, batch: str,
+              batch_kind: str, month: str, contact_date: date, capacity_days: int, first: date, last: date,
+              write_exports: bool = True) -> TargetsResult:
+    from inlife.campaigns.spec import check_expressions
+    from inlife.rules.columns import kinds_of
+    from inlife.rules.compile import Paths, load_ruleset
+
+    cfg = campaign_config(conf)
+    tables = Tables(spark, conf)
+    ruleset, _ = load_ruleset(Paths.from_conf(conf), conf.get("rules.params"))
+    kinds = kinds_of(kinds_state.schema)
+    expressions = check_expressions(cfg, kinds, ruleset.tag_ids())
+    campaigns = cfg.runs(batch_kind, first, last)
+    result = TargetsResult(batch, batch_kind, month, contact_date)
+    if not campaigns:
+        print(f"[targets] {batch}: no {batch_kind} campaign runs in {first}..{last}", flush=True)
+        return result
+    history = tables.read(HISTORY) if tables.exists(HISTORY) else None
+    targets = build_targets(base, campaigns, expressions, _policies_frame(spark, conf), read_dnd(spark, conf, cfg),
+                            history, cfg.policy, batch=batch, batch_kind=batch_kind, month=month,
+                            contact_date=contact_date, capacity_days=capacity_days)
+    targets = targets.persist()          # both tables come from the same rows: compute them once
+    try:
+        with Publication(tables, conf) as pub:
+            pub.add(TARGETS, targets, partition_by=["batch"])
+            pub.add(HISTORY, history_rows(targets), partition_by=["batch"])
+    finally:
+        targets.unpersist()
+    result.published = pub.results
+    written = tables.read(TARGETS, partitions={"batch": batch})
+    for r in written.groupBy("campaign_id", "channel", "suppression").count().collect():
+        if r["suppression"] is None:
+            result.counts[(r["campaign_id"], r["channel"])] = r["count"]
+        else:
+            result.suppressed[r["suppression"]] = result.suppressed.get(r["suppression"], 0) + r["count"]
+    if write_exports:
+        channels = sorted({ch for c in campaigns for ch in c.channels})
+        with stage(f"exports {batch}", conf) as st:
+            result.exports = exports.export_batch(
+                written, tables.read(HISTORY), Path(conf.path("campaigns.exports_root")), batch, channels,
+                contact_date, {"targets_version": tables.version(TARGETS), "campaigns": [c.id for c in campaigns]})
+            st.rows = sum(e["rows"] for e in result.exports)
+    return result
+
+
+def targets_month(spark: SparkSession, conf: Config, month: str, state: DataFrame | None = None,
+                  write_exports: bool = True) -> TargetsResult:
+    """The monthly campaigns over month ``month``'s recommendations; the channels work them the next month."""
+    from inlife.intermediate.common import check_month
+    from inlife.rules.run import build_state
+
+    month = check_month(month)
+    tables = Tables(spark, conf)
+    if not tables.exists(RECOMMENDATIONS):
+        raise TableError(f"{RECOMMENDATIONS} does not exist: evaluate the matrices first "
+                         f"(inlife evaluate_rules --month {month})")
+    state = state if state is not None else build_state(spark, tables, month)
+    recs = tables.read(RECOMMENDATIONS, partitions={"month": month})
+    y, m = int(month[:4]), int(month[5:7])
+    first = date(y, m, 1) + timedelta(days=calendar.monthrange(y, m)[1])     # the month after
+    last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
+    base = _base(state, recs, _churn_reasons(tables, month))
+    return run_batch(spark, conf, base, state, batch=month, batch_kind="monthly", month=month, contact_date=first,
+                     capacity_days=(last - first).days + 1, first=first, last=last, write_exports=write_exports)
+
+
+def latest_state_month(tables: Tables, day: date) -> str:
+    """The latest month of the view wholly before ``day``'s month (a month's view uses the whole month)."""
+    if not tables.exists(VIEW):
+        raise TableError(f"{VIEW} does not exist: build a month first (inlife pipeline --month YYYY-MM)")
+    months = sorted(r["month"] for r in tables.read(VIEW).select("month").distinct().collect()
+                    if r["month"] < day.isoformat()[:7])
+    if not months:
+        raise TableError(f"{VIEW} has no month before {day.isoformat()[:7]}: the nightly run needs last month's view")
+    return months[-1]
+
+
+def daily(spark: SparkSession, conf: Config, day: str, ingest: bool = True, write_exports: bool = True) -> TargetsResult:
+    """The nightly run for ``day``: ingest the day's batches, refresh the fast-moving factors, evaluate the
+    screening tags (scores.tags_daily), and build the next morning's daily campaign targets and work orders."""
+    import time
+
+    from inlife.campaigns.daily import refresh_fast_factors
+    from inlife.rules.compile import Paths, load_ruleset
+    from inlife.rules.run import TAGS_DAILY, build_state, evaluate_day
+
+    d = date.fromisoformat(day)
+    tables = Tables(spark, conf)
+    started = time.time()
+    if ingest:
+        from inlife.ingest.pipeline import Ingestion
+        with stage(f"daily ingest {day}", conf) as st:
+            reports = Ingestion(spark, conf).run("all", [d])
+            st.rows = sum(r.totals()["rows_written"] for r in reports)
+    month = latest_state_month(tables, d)
+    with stage(f"daily refresh {day}", conf) as st:
+        state = refresh_fast_factors(
+            build_state(spark, tables, month), tables.read("raw.balances"), tables.read("raw.recharges"),
+            tables.read("raw.service_contacts"), d, float(conf.get("intermediate.low_balance"))).cache()
+        st.rows = state.count()
+    evaluate_day(spark, conf, day, state=state, state_month=month)
+    ruleset, _ = load_ruleset(Paths.from_conf(conf), conf.get("rules.params"))
+    screening = [r.outputs["tag_id"] for r in ruleset.rules if r.family == "tag" and r.outputs.get("screening")]
+    recs = tables.read(RECOMMENDATIONS, partitions={"month": month})
+    day_tags = (tables.read(TAGS_DAILY, partitions={"day": day}).groupBy("subscriber_id")
+                .agg(F.collect_set("tag_id").alias("_day_tags")))
+    tags = (recs.select("subscriber_id", F.filter("tags", lambda t: ~t.isin(*screening)).alias("_month_tags"))
+            .join(day_tags, "subscriber_id", "left")
+            .select("subscriber_id", F.array_union("_month_tags", F.coalesce("_day_tags", F.array().cast("array<string>")))
+                    .alias("tags")))
+    base = _base(state, recs, _churn_reasons(tables, month), tags)
+    nxt = d + timedelta(days=1)
+    result = run_batch(spark, conf, base, state, batch=day, batch_kind="daily", month=month, contact_date=nxt,
+                       capacity_days=1, first=nxt, last=nxt, write_exports=write_exports)
+    state.unpersist()
+    print(f"[daily] {day} finished in {time.time() - started:.1f}s", flush=True)
+    return result
