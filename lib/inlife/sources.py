@@ -37,6 +37,7 @@ class Source:
     subscriber_key: str | None
     event_time: str
     columns: tuple[Column, ...]
+    optional: bool = False      # a missing batch folder means no records that day (not an error)
 
     @property
     def column_names(self) -> list[str]:
@@ -103,7 +104,7 @@ def load_sources_file(path: str | Path) -> SourceContract:
                          format=s["format"], delimiter=s["delimiter"],
                          encoding=s.get("encoding", defaults.get("encoding", "UTF-8")),
                          natural_key=tuple(s["natural_key"]), subscriber_key=s.get("subscriber_key"),
-                         event_time=s["event_time"], columns=tuple(cols))
+                         event_time=s["event_time"], columns=tuple(cols), optional=bool(s.get("optional", False)))
         except KeyError as exc:
             raise ConfigError(f"{where}: missing key {exc}") from None
         if src.format not in FORMATS:

@@ -43,6 +43,12 @@ def batch_folder(root: str, source: str, batch: date) -> str:
     return f"{root.rstrip('/')}/{source}/{batch.isoformat()}"
 
 
+def batch_exists(spark: SparkSession, root: str, source: str, batch: date) -> bool:
+    folder = batch_folder(root, source, batch)
+    _, p, fs = _jvm_fs(spark, folder)
+    return bool(fs.exists(p))
+
+
 def list_batch_files(spark: SparkSession, root: str, source: str, batch: date) -> list[LandingFile]:
     """The data files of one batch (hidden ``.``/``_`` files skipped); errors for a missing or empty folder."""
     folder = batch_folder(root, source, batch)

@@ -128,13 +128,19 @@ class Ingestion:
             # Every folder and file head is checked before the first commit, so a missing folder, an
             # empty file or a wrong header stops the run with nothing written.
             limit = int(self.conf.get("ingest.preflight_lines"))
+            present = []
             for src, batches in work:
+                if src.optional:    # e.g. campaign responses: no folder, no responses that day
+                    batches = [d for d in batches if landing.batch_exists(self.spark, self.root, src.name, d)]
+                    if not batches:
+                        continue
+                present.append((src, batches))
                 files[src.name] = [f for d in batches for f in landing.list_batch_files(self.spark, self.root, src.name, d)]
                 for f in files[src.name]:
                     landing.check_file(self.spark, f, src, self.encoding(src), limit)
             st.rows = sum(len(v) for v in files.values())
             st.note = "files"
-        return [self.ingest_source(src, batches, files[src.name]) for src, batches in work]
+        return [self.ingest_source(src, batches, files[src.name]) for src, batches in present]
 
     # -- one source ---------------------------------------------------------------------------------------
     def known_subscribers(self) -> DataFrame:
