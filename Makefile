@@ -47,6 +47,7 @@ test-fast: check-java $(STAMP)
 
 bench: check-java $(STAMP)
 	$(PY) benchmarks/generate_and_ingest.py --subscribers 100000
+	$(PY) benchmarks/nightly.py --subscribers 20000
 
 mlflow-ui: $(STAMP)
 	$(VENV)/bin/inlife models ui --port 5000   # the stores of mlflow.* in the config (overlay, INLIFE_MLFLOW__*)

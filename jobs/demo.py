@@ -1,11 +1,15 @@
 """The demo, as `make demo` runs it: generated data through the whole monthly pipeline, in local mode.
 
 1. generates a few months of extracts for a few thousand subscribers (jobs/generate_sample_data.py);
-2. runs the pipeline month by month (ingest, intermediate, view, value, segments, scores, tags and matrices);
+2. runs the pipeline month by month (ingest, intermediate, view, value, segments, scores, tags and matrices,
+   targets and channel exports, evaluation of the previous month's campaigns);
 3. once labels exist (a month's churn is known after the next month), trains the demo models, which the
    gate promotes to champion, and scores with them from then on;
-4. prints a summary: subscribers per value tier and churn grade, model versions, recommendations per
-   policy, and where the tables, MLflow and Data Docs are.
+4. after each month's targets, simulates the channels' responses (they land as next month's
+   campaign_responses batches and are ingested with it); after the last month, ingests the last responses,
+   evaluates the last campaigns and runs one nightly run (`daily`) to show the next morning's work orders;
+5. prints a summary: subscribers per value tier and churn grade, model versions, recommendations per
+   policy, targets per channel, campaign uplift, and where the tables, exports, MLflow and Data Docs are.
 """
 from __future__ import annotations
 
@@ -29,8 +33,14 @@ def run(spark, conf, subscribers=2000, months=3, start_month="2024-01", seed=42,
         models="churn,crbt_silent_response", reuse=False) -> int:
     from pathlib import Path
 
+    from datetime import date, timedelta
+
+    from inlife.campaigns.run import daily
+    from inlife.generator.responses import RESPONSE_DAYS, simulate
+    from inlife.ingest.pipeline import Ingestion
+    from inlife.intermediate.common import month_end
     from inlife.models.train import train_model
-    from inlife.pipeline import run_month, summary
+    from inlife.pipeline import MonthResult, evaluate_previous, run_month, summary
     from inlife_jobs import generate_sample_data
 
     started = time.time()
@@ -52,10 +62,24 @@ def run(spark, conf, subscribers=2000, months=3, start_month="2024-01", seed=42,
                               "metrics": {k: round(v, 4) for k, v in res.metrics.items()
                                           if k in ("auc_roc", "auc_pr", "lift_top10")}}), flush=True)
 
+    def respond(result):
+        out = simulate(spark, conf, result.month, seed=seed)
+        print(f"[demo] simulated responses to the {result.month} targets: {out['answers']}", flush=True)
+
     for i, m in enumerate(month_list):
         # Labels of month m-1 are complete once month m is built: from the third month there are two
         # labelled months (train on one, validate on the other), so models are trained before scoring.
-        run_month(spark, conf, m, before_scoring=train if i >= 2 else None)
-    print(summary(spark, conf, month_list[-1]))
+        run_month(spark, conf, m, before_scoring=train if i >= 2 else None, after_targets=respond)
+    # The last month's contacts are worked in the month after: ingest their responses and evaluate them
+    # (retention and revenue after stay unknown: that month's view does not exist).
+    last = month_list[-1]
+    first_after = month_end(last) + timedelta(days=1)
+    Ingestion(spark, conf).run("campaign_responses",
+                               [first_after + timedelta(days=k) for k in range(RESPONSE_DAYS)])
+    evaluate_previous(spark, conf, MonthResult(last), month=last)
+    # One nightly run over the last month's balances etc.: the next morning's work orders
+    night = (month_end(last) - timedelta(days=1)).isoformat()
+    print("\n".join(daily(spark, conf, night, ingest=False).lines()), flush=True)
+    print(summary(spark, conf, last))
     print(f"demo finished in {time.time() - started:.0f}s")
     return 0

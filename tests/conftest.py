@@ -33,6 +33,7 @@ def base_conf(session_tmp):
         f"mlflow.tracking_uri=sqlite:///{session_tmp / 'mlflow.db'}",
         f"mlflow.artifact_location={session_tmp / 'mlartifacts'}",
         f"quality.data_docs_dir={session_tmp / 'data_docs'}",
+        f"campaigns.exports_root={session_tmp / 'exports'}",
     ])
 
 
@@ -53,6 +54,7 @@ def conf(base_conf, tmp_path):
         "landing.root": str(tmp_path / "landing"),
         "truth.root": str(tmp_path / "truth"),
         "quality.data_docs_dir": str(tmp_path / "data_docs"),
+        "campaigns.exports_root": str(tmp_path / "exports"),
     })
 
 

@@ -1,4 +1,5 @@
-"""The monthly pipeline: ingest -> intermediate -> view -> scores -> tags and matrices, one month at a time.
+"""The monthly pipeline: ingest -> intermediate -> view -> scores -> tags and matrices -> targets and exports
+-> evaluation of the previous month's campaigns, one month at a time.
 
 Each stage is the same code its own job runs, and each publishes validated tables (a failed suite stops
 the run with every table of that stage at its previous version). A progress line per stage gives rows and
@@ -30,6 +31,8 @@ class MonthResult:
     month: str
     stages: list[StageResult] = field(default_factory=list)
     models: dict[str, Any] = field(default_factory=dict)
+    targets: Any = None
+    evaluation: Any = None
 
 
 def _stage(result: MonthResult, name: str, fn, rows_of=None, note_of=None):
@@ -48,9 +51,12 @@ def _published_rows(results) -> int:
 
 
 def run_month(spark: SparkSession, conf: Config, month: str, ingest: bool = True, score: bool = True,
-              rules: bool = True, before_scoring=None) -> MonthResult:
+              rules: bool = True, targets: bool = True, evaluate: bool = True, before_scoring=None,
+              after_targets=None) -> MonthResult:
     """Every stage of one month. Models are scored with their champions if there are any;
-    ``before_scoring(result)`` runs just before (the demo trains there)."""
+    ``before_scoring(result)`` runs just before (the demo trains there), ``after_targets(result)`` after the
+    target lists (the demo simulates the channels' responses there). The previous month's campaigns are
+    evaluated once this month's responses are ingested and its view is built."""
     from inlife.ingest.pipeline import Ingestion, date_range
     from inlife.intermediate.build import build_intermediate
     from inlife.scores.build import build_segments, build_value
@@ -83,7 +89,36 @@ def run_month(spark: SparkSession, conf: Config, month: str, ingest: bool = True
         from inlife.rules.run import evaluate_month
         _stage(result, "tags and matrices", lambda: evaluate_month(spark, conf, month),
                rows_of=lambda r: _published_rows(r.published))
+    if rules and targets:
+        from inlife.campaigns.run import targets_month
+        out = _stage(result, "targets and exports", lambda: targets_month(spark, conf, month),
+                     rows_of=lambda r: sum(r.counts.values()),
+                     note_of=lambda r: "contacted; " + ", ".join(f"{e['channel']}={e['rows']:,}" for e in r.exports))
+        result.targets = out
+        if after_targets is not None:
+            after_targets(result)
+    if evaluate:
+        evaluate_previous(spark, conf, result)
     return result
+
+
+def evaluate_previous(spark: SparkSession, conf: Config, result: MonthResult, month: str | None = None) -> None:
+    """Evaluate the campaigns issued from ``month`` (default: the month before ``result.month``), if any."""
+    from inlife.campaigns.evaluate_run import evaluate_month as evaluate_campaigns
+    from inlife.intermediate.common import add_months
+    from inlife.tables import Tables
+
+    prev = month or add_months(result.month, -1)
+    tables = Tables(spark, conf)
+    if not tables.exists("marketing.targets") or \
+            not tables.read("marketing.targets").where(F.col("month") == prev).limit(1).count():
+        print(f"[pipeline] {result.month} campaign evaluation: no targets issued from {prev}, nothing to evaluate",
+              flush=True)
+        return
+    out = _stage(result, f"evaluation of {prev}", lambda: evaluate_campaigns(spark, conf, prev),
+                 rows_of=lambda r: _published_rows(r.published))
+    result.evaluation = out
+    print("\n".join(out.lines()), flush=True)
 
 
 def build_view_and_outcomes(spark: SparkSession, conf: Config, month: str):
@@ -130,7 +165,18 @@ def summary(spark: SparkSession, conf: Config, month: str) -> str:
             top = rec.groupBy(main_col).count().orderBy(F.desc("count")).limit(12).collect()
             lines.append("recommendations by main policy:")
             lines += [f"  {r[main_col] or '(no policy matched)':<28}{r['count']:>10,}" for r in top]
+    if tables.exists("marketing.targets"):
+        t = tables.read("marketing.targets", partitions={"batch": month})
+        per = t.groupBy("campaign_id", "channel").agg(F.sum(F.col("contacted").cast("int")).alias("contacted"),
+                                                       F.sum((F.col("selected") & F.col("holdout")).cast("int")).alias("held"))
+        rows = per.where("contacted > 0 or held > 0").orderBy("campaign_id", "channel").collect()
+        if rows:
+            lines.append("targets by campaign and channel (contacted / held out):")
+            lines += [f"  {r['campaign_id']:<24}{r['channel']:<18}{r['contacted']:>9,}{r['held']:>9,}" for r in rows]
+        by_channel = t.where("contacted").groupBy("channel").count().orderBy("channel").collect()
+        lines.append("targets per channel: " + (", ".join(f"{r['channel']} {r['count']:,}" for r in by_channel) or "none"))
     lines.append(f"tables:     {conf.path('lake.root')}")
+    lines.append(f"exports:    {conf.path('campaigns.exports_root')}/<channel>/{month}/ (each with _manifest.json)")
     lines.append(f"MLflow UI:  make mlflow-ui   (tracking {conf.get('mlflow.tracking_uri')})")
     lines.append(f"Data Docs:  {conf.path('quality.data_docs_dir')} (written when a suite fails)")
     return "\n".join(lines)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
@@ -169,3 +170,18 @@ def test_exports_match_their_manifests(spark, tmp_path):
     (root / "sms/2024-03/sms_batch.csv").open("a", encoding="utf-8").write("x,y,z,w\n")
     with pytest.raises(ValueError, match="checksum"):
         exports.verify(root / "sms/2024-03")
+
+
+def test_a_bad_do_not_disturb_line_names_the_file_and_line(spark, conf, tmp_path):
+    from inlife.campaigns.run import campaign_config, read_dnd
+
+    cfg = campaign_config(conf)
+    landing = Path(conf.path("landing.root"))
+    landing.mkdir(parents=True, exist_ok=True)
+    assert read_dnd(spark, conf, cfg).count() == 0                  # no file: nobody opted out
+    (landing / "do_not_disturb.csv").write_text("subscriber_id,channel,reason\n5,sms,asked\n6,fax,asked\n",
+                                                encoding="utf-8")
+    with pytest.raises(CampaignError, match=r"do_not_disturb.csv, line 3: .*got '6,fax,asked'"):
+        read_dnd(spark, conf, cfg)
+    (landing / "do_not_disturb.csv").write_text("subscriber_id,channel,reason\n5,sms,asked\n7,all,\n", encoding="utf-8")
+    assert sorted(map(tuple, read_dnd(spark, conf, cfg).collect())) == [(5, "sms", "asked"), (7, "all", "")]
