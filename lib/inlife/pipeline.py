@@ -99,6 +99,12 @@ def run_month(spark: SparkSession, conf: Config, month: str, ingest: bool = True
             after_targets(result)
     if evaluate:
         evaluate_previous(spark, conf, result)
+    if conf.get("quality.enabled") and conf.get("quality.data_docs") == "end":
+        from inlife.quality import Validator
+        started = time.time()
+        docs = Validator.shared(conf).build_docs()
+        if docs:
+            print(f"[pipeline] {month} Data Docs            {time.time() - started:.1f}s  {docs}", flush=True)
     return result
 
 
@@ -178,5 +184,5 @@ def summary(spark: SparkSession, conf: Config, month: str) -> str:
     lines.append(f"tables:     {conf.path('lake.root')}")
     lines.append(f"exports:    {conf.path('campaigns.exports_root')}/<channel>/{month}/ (each with _manifest.json)")
     lines.append(f"MLflow UI:  make mlflow-ui   (tracking {conf.get('mlflow.tracking_uri')})")
-    lines.append(f"Data Docs:  {conf.path('quality.data_docs_dir')} (written when a suite fails)")
+    lines.append(f"Data Docs:  {conf.path('quality.data_docs_dir')}/index.html (quality.data_docs: {conf.get('quality.data_docs')})")
     return "\n".join(lines)

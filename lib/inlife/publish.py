@@ -39,7 +39,7 @@ class Publication:
         self.tables = tables
         self.conf = conf
         self.validate_on = bool(conf.get("quality.enabled"))
-        self.validator = validator or (Validator(conf) if self.validate_on else None)
+        self.validator = validator or (Validator.shared(conf) if self.validate_on else None)
         self._staged: list[tuple[StagedWrite, Published]] = []
         self.results: list[Published] = []
 

@@ -102,8 +102,30 @@ def _describe(result) -> Failure:
     return Failure(cfg.type, column, detail)
 
 
+_SHARED: dict[tuple, "Validator"] = {}
+
+
 class Validator:
-    """Validates frames against the JSON suites; one lazily built ephemeral GX context."""
+    """Validates frames against the JSON suites; one lazily built ephemeral GX context.
+
+    ``Validator.shared(conf)`` gives one validator per process and quality settings, so a run's
+    validations share a context (building one costs seconds) and its Data Docs can be built once at the
+    end (``quality.data_docs: end``: ``build_docs()``, the pipeline calls it after each month)."""
+
+    @classmethod
+    def shared(cls, conf: Config) -> "Validator":
+        key = tuple(str(conf.get(k)) for k in ("quality.expectations_dir", "quality.data_docs_dir",
+                                                "quality.data_docs", "quality.result_format"))
+        if key not in _SHARED:
+            _SHARED[key] = cls(conf)
+        return _SHARED[key]
+
+    def build_docs(self) -> str | None:
+        """Render Data Docs of every validation this validator ran; returns the index path."""
+        if self._ctx is None or self.conf.get("quality.data_docs") == "never":
+            return None
+        self._ctx.build_data_docs(site_names=["inlife"])
+        return str(Path(self.conf.path("quality.data_docs_dir")) / "index.html")
 
     def __init__(self, conf: Config):
         self.conf = conf
@@ -158,8 +180,8 @@ class Validator:
             raise QualityError(f"{suite_path(self.conf, table)}: invalid expectation suite: {exc}") from None
         gx_suite = ctx.suites.add_or_update(gx_suite) if hasattr(ctx.suites, "add_or_update") else ctx.suites.add(gx_suite)
         definition = ctx.validation_definitions.add(gx.ValidationDefinition(name=run_id, data=batch, suite=gx_suite))
-        # Rendering Data Docs costs more than a small validation; by default they are written when a suite
-        # fails (what someone has to look at) — quality.data_docs: always | failures | never.
+        # Rendering Data Docs costs more than a small validation: `end` renders them once per pipeline month
+        # (and at once when a suite fails: what someone has to look at); always | end | failures | never.
         when = self.conf.get("quality.data_docs")
         actions = [UpdateDataDocsAction(name="data_docs", site_names=["inlife"])] if when == "always" else []
         checkpoint = ctx.checkpoints.add(gx.Checkpoint(
@@ -168,7 +190,7 @@ class Validator:
         result = checkpoint.run(batch_parameters={"dataframe": df}, expectation_parameters=parameters)
         results = [r for vr in result.run_results.values() for r in vr.results]
         failures = [_describe(r) for r in results if not r.success]
-        if failures and when == "failures":
+        if failures and when in ("failures", "end"):
             ctx.build_data_docs(site_names=["inlife"])
         docs = str(Path(self.conf.path("quality.data_docs_dir")) / "index.html") if (failures or when == "always") else None
         self._datasource.delete_asset(run_id)

@@ -114,7 +114,7 @@ class Ingestion:
         self.root = conf.path("landing.root")
         if validator is None and conf.get("quality.enabled"):
             from inlife.quality import Validator
-            validator = Validator(conf)
+            validator = Validator.shared(conf)
         self.validator = validator
         self._known: tuple[int, DataFrame] | None = None
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from inlife.config import Config
 from inlife.errors import TableError
@@ -89,6 +90,8 @@ def evaluate_day(spark: SparkSession, conf: Config, day: str, state: DataFrame |
         month = max(months)
         state = build_state(spark, tables, month)
     state = add_derived(state, month)          # keeps quarters already present
+    # counted from the day, not the state month's end (the nightly run refreshes factors as of the day)
+    state = state.withColumn("days_since_activation", F.datediff(F.to_date(F.lit(day)), F.col("activation_date")))
     ruleset, catalogue, nodes, version, written = prepare(spark, conf, tables, state, month)
     plans = plan(ruleset, nodes, catalogue, month, matrices=["tags"],
                  rule_filter=lambda r: bool(r.outputs.get("screening")))
