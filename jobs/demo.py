@@ -54,9 +54,13 @@ def run(spark, conf, subscribers=2000, months=3, start_month="2024-01", seed=42,
             try:
                 res = train_model(spark, conf, name)
             except Exception as exc:  # the demo goes on without this model; the reason is shown
-                first = (str(exc).strip().splitlines() or [""])[0]
-                print(f"[demo] training {name} failed, the month is scored without it: "
-                      f"{type(exc).__name__}: {first} (retry: inlife train --model {name} --verbose)", flush=True)
+                import traceback
+
+                from inlife.errors import describe
+                print(f"[demo] training {name} failed, the month is scored without it: {describe(exc)} "
+                      f"(retry: inlife train --model {name} --verbose)", flush=True)
+                if conf.get("spark.log_level") == "INFO":      # --verbose: the whole story
+                    traceback.print_exc()
                 continue
             print(json.dumps({"model": name, "version": res.version, "alias": res.alias, "gate": res.gate,
                               "metrics": {k: round(v, 4) for k, v in res.metrics.items()

@@ -23,3 +23,21 @@ class ConflictError(TableError):
 
 class JobError(InlifeError):
     """A job was asked for that does not exist or got bad arguments."""
+
+
+def describe(exc: BaseException) -> str:
+    """One line for a caught exception; for a Java error, the Java exception and its root cause (the
+    Python message of a Py4JJavaError is only "An error occurred while calling o123.collectToPython")."""
+    java = getattr(exc, "java_exception", None)
+    if java is not None:
+        try:
+            parts = [str(java.toString())]
+            cause = java.getCause()
+            while cause is not None and len(parts) < 4:
+                parts.append(str(cause.toString()))
+                cause = cause.getCause()
+            return f"{type(exc).__name__}: " + " <- caused by ".join(p.splitlines()[0] for p in parts)
+        except Exception:  # the gateway may be gone
+            pass
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {first}"
