@@ -36,6 +36,7 @@ def run(spark, conf, subscribers=2000, months=3, start_month="2024-01", seed=42,
     from datetime import date, timedelta
 
     from inlife.campaigns.run import daily
+    from inlife.errors import InlifeError
     from inlife.generator.responses import RESPONSE_DAYS, simulate
     from inlife.ingest.pipeline import Ingestion
     from inlife.intermediate.common import month_end
@@ -52,7 +53,18 @@ def run(spark, conf, subscribers=2000, months=3, start_month="2024-01", seed=42,
     def train(result):
         for name in [x for x in models.split(",") if x]:
             try:
-                res = train_model(spark, conf, name)
+                try:
+                    res = train_model(spark, conf, name)
+                except Exception as first:
+                    # Seen only in this long-lived session, never in a fresh `inlife train` on the same lake:
+                    # a Java error while evaluating the first candidate. Once more with Spark's cache cleared.
+                    if isinstance(first, InlifeError):       # a reason of ours (no labels...): no retry
+                        raise
+                    from inlife.errors import describe
+                    print(f"[demo] training {name} failed ({describe(first)}); clearing Spark's cache and "
+                          f"trying once more", flush=True)
+                    spark.catalog.clearCache()
+                    res = train_model(spark, conf, name)
             except Exception as exc:  # the demo goes on without this model; the reason is shown
                 import traceback
 
