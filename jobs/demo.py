@@ -48,6 +48,11 @@ def run(spark, conf, subscribers=2000, months=3, start_month="2024-01", seed=42,
     if not (reuse and (Path(conf.path("landing.root")) / "_manifest.json").exists()):
         generate_sample_data.run(spark, conf, subscribers=subscribers, months=months, start_month=start_month,
                                  seed=seed)
+        # The generator counts rows with DataFrame.observe; in Spark 4.0 a session that has used an
+        # Observation can no longer run MLlib (Task not serializable: ObservationManager), so the pipeline
+        # continues in a new session on the same SparkContext (the caller's session is left as it is).
+        from inlife.session import fresh_session
+        spark = fresh_session(spark)
     month_list = [add_months(start_month, k) for k in range(months)]
 
     def train(result):
@@ -56,8 +61,6 @@ def run(spark, conf, subscribers=2000, months=3, start_month="2024-01", seed=42,
                 try:
                     res = train_model(spark, conf, name)
                 except Exception as first:
-                    # Seen only in this long-lived session, never in a fresh `inlife train` on the same lake:
-                    # a Java error while evaluating the first candidate. Once more with Spark's cache cleared.
                     if isinstance(first, InlifeError):       # a reason of ours (no labels...): no retry
                         raise
                     from inlife.errors import describe

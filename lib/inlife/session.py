@@ -98,3 +98,18 @@ def delta_spark_available(spark) -> bool:
         return True
     except Exception:  # py4j raises its own error type for ClassNotFoundException
         return False
+
+
+def fresh_session(spark):
+    """A new session on the same SparkContext with the same SQL settings.
+
+    Spark 4.0: once a session has used ``DataFrame.observe`` (the generator counts rows that way), MLlib
+    fails in it with "Task not serializable: ObservationManager"; a new session object has none."""
+    new = spark.newSession()
+    for key, value in spark.conf.getAll.items():
+        if key.startswith("spark.sql."):
+            try:
+                new.conf.set(key, value)
+            except Exception:  # static settings are shared through the SparkContext already
+                pass
+    return new

@@ -114,20 +114,21 @@ def results(per_target: DataFrame, month: str, confidence: float = 0.95) -> Data
 def uplift_curve(per_target: DataFrame, month: str, fractions: Sequence[float]) -> DataFrame:
     """Uplift within the top k share of each campaign's selected subscribers by expected value, and the
     Qini value Q(k) = conversions(treated, top k) - conversions(holdout, top k) x N_treated(k) / N_holdout(k),
-    as a share of the treated (so campaigns of different sizes compare)."""
+    divided by all the campaign's treated (so campaigns of different sizes compare; Q(1) = the uplift)."""
     w = Window.partitionBy("campaign_id").orderBy(F.desc("expected_value"), "subscriber_id")
-    ranked = per_target.withColumn("_q", F.percent_rank().over(w))
+    ranked = per_target.withColumn("_q", F.percent_rank().over(w)) \
+        .withColumn("_treated_all", F.sum(F.col("contacted").cast("long")).over(Window.partitionBy("campaign_id")))
     parts = []
     for k in fractions:
         top = ranked.where(F.col("_q") < k) if k < 1 else ranked
         g = top.groupBy("campaign_id").agg(
             F.sum(F.col("contacted").cast("long")).alias("treated_n"), F.sum(F.col("holdout").cast("long")).alias("holdout_n"),
             F.sum(F.when(F.col("contacted"), F.col("converted"))).alias("_ct"),
-            F.sum(F.when(F.col("holdout"), F.col("converted"))).alias("_ch"))
+            F.sum(F.when(F.col("holdout"), F.col("converted"))).alias("_ch"), F.max("_treated_all").alias("_all"))
         pt, ph = _rate(F.col("_ct"), F.col("treated_n")), _rate(F.col("_ch"), F.col("holdout_n"))
         qini = F.try_divide(F.col("_ct") - F.col("_ch") * F.try_divide(F.col("treated_n").cast("double"),
                                                                         F.col("holdout_n").cast("double")),
-                            F.col("treated_n").cast("double"))
+                            F.col("_all").cast("double"))
         parts.append(g.select(F.lit(month).alias("month"), "campaign_id", F.lit(float(k)).alias("fraction"),
                               "treated_n", "holdout_n", (pt - ph).alias("uplift_at_k"), qini.alias("qini")))
     out = parts[0]
