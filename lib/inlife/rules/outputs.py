@@ -68,10 +68,21 @@ def tag_rows(evaluated: DataFrame, p: MatrixPlan, month: str, rules_version: int
     return rows
 
 
-def _first(match: Column, flags: Column | None = None) -> Column:
-    """The first (lowest) rank in ``match``, optionally among those whose ``flags[rank]`` is true."""
-    arr = match if flags is None else F.filter(match, lambda i: F.get(flags, i))
-    return F.get(arr, 0)
+def _first(match: Column, flags: Column | None = None, short: int = 0) -> Column:
+    """The first (lowest) rank in ``match``, optionally among those whose ``flags[rank]`` is true. Arrays of at
+    most ``short`` ranks (a single-winner matrix holds one per output slot) are looked at by a compiled
+    CASE over their positions; longer ones through a lambda."""
+    if flags is None:
+        return F.get(match, 0)
+    slow = F.get(F.filter(match, lambda i: F.get(flags, i)), 0)
+    if short < 1:
+        return slow
+    fast = None
+    for k in range(short):
+        rank = F.get(match, k)
+        hit = F.coalesce(F.get(flags, rank), F.lit(False))
+        fast = F.when(hit, rank) if fast is None else fast.when(hit, rank)
+    return F.when(F.size(match) <= short, fast).otherwise(slow)
 
 
 def recommendations(evaluated: DataFrame, plans: Mapping[str, MatrixPlan], catalogue: Catalogue, month: str,
@@ -110,8 +121,8 @@ def recommendations(evaluated: DataFrame, plans: Mapping[str, MatrixPlan], catal
                           for r in p.rules])
         script = lit_array([r.outputs.get("script") or scripts.get(r.outputs.get("policy") or "", None)
                             for r in p.rules])
-        fm = _first(m, lit_array([r.outputs.get("policy") is not None for r in p.rules], "boolean"))
-        fg = _first(m, lit_array([r.outputs.get("policy_group") is not None for r in p.rules], "boolean"))
+        fm = _first(m, lit_array([r.outputs.get("policy") is not None for r in p.rules], "boolean"), short=2)
+        fg = _first(m, lit_array([r.outputs.get("policy_group") is not None for r in p.rules], "boolean"), short=2)
         group_default = F.get(gdef, fg)
         main = F.coalesce(F.get(pol, fm), group_default)
         cols["main_policy"] = main
