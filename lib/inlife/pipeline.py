@@ -143,6 +143,25 @@ def build_view_and_outcomes(spark: SparkSession, conf: Config, month: str):
     return results
 
 
+def sample_recommendations(rec, n: int) -> list[str]:
+    """A few subscribers with a main policy, each with the rules that chose its outputs (its reasons): the
+    lowest ids, so that reruns print the same rows."""
+    if n <= 0:
+        return []
+    rows = rec.where(F.col("main_policy").isNotNull()).orderBy("subscriber_id").limit(n).collect()
+    out = [f"sample recommendations (of those with a main policy, {len(rows)} shown) with their reasons:"] if rows else []
+    for r in rows:
+        extra = [f"group {r['policy_group']} by {r['policy_group_rule']}"] if r["policy_group"] else []
+        extra += [f"new business {', '.join(r['new_business_policies'])} by {', '.join(r['new_business_rules'])}"] \
+            if r["new_business_policies"] else []
+        extra += [f"traffic {', '.join(r['traffic_policies'])} by {', '.join(r['traffic_rules'])}"] if r["traffic_policies"] else []
+        extra += [f"vpn {r['vpn_policy']} by {r['vpn_rule']}"] if r["vpn_policy"] else []
+        out.append(f"  {r['subscriber_id']}: priority {'>'.join(r['priority_order'] or [])} ({r['priority_rule']}); "
+                   f"main {r['main_policy']} by {r['main_policy_rule']}"
+                   + "".join(f"; {e}" for e in extra) + f"; tags {', '.join(r['tags']) or '-'}")
+    return out
+
+
 def summary(spark: SparkSession, conf: Config, month: str) -> str:
     """What the month produced: tiers x churn grades, model versions, recommendations, where things are."""
     from inlife.tables import Tables
@@ -171,6 +190,7 @@ def summary(spark: SparkSession, conf: Config, month: str) -> str:
             top = rec.groupBy(main_col).count().orderBy(F.desc("count")).limit(12).collect()
             lines.append("recommendations by main policy:")
             lines += [f"  {r[main_col] or '(no policy matched)':<28}{r['count']:>10,}" for r in top]
+            lines += sample_recommendations(rec, int(conf.get("run.summary_samples")))
     if tables.exists("marketing.targets"):
         t = tables.read("marketing.targets", partitions={"batch": month})
         per = t.groupBy("campaign_id", "channel").agg(F.sum(F.col("contacted").cast("int")).alias("contacted"),

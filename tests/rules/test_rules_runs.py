@@ -146,6 +146,12 @@ def test_month_and_day_runs_publish_validated_tables(spark, conf, tables):
     recs = {r["subscriber_id"]: r for r in tables.read(RECOMMENDATIONS, partitions={"month": MONTH}).collect()}
     assert len(recs) == 3 and recs[1]["main_policy"] == "P_PREPAY100_GET260"
     assert recs[1]["rules_version"] == first.rules_version
+    from inlife.pipeline import sample_recommendations
+    sample = sample_recommendations(tables.read(RECOMMENDATIONS, partitions={"month": MONTH}), 3)
+    assert sample[0].startswith("sample recommendations (of those with a main policy, 1 shown)")
+    assert sample[1:] == [f"  1: priority {'>'.join(recs[1]['priority_order'])} ({recs[1]['priority_rule']}); "
+                          f"main P_PREPAY100_GET260 by {recs[1]['main_policy_rule']}; group G3 by {recs[1]['policy_group_rule']}; "
+                          f"tags {', '.join(recs[1]['tags'])}"]
     tags = {(r["subscriber_id"], r["tag_id"]): r for r in tables.read(TAGS).collect()}
     assert (1, "vip_gold") in tags and tags[(1, "vip_gold")]["rule_id"] == "vip_gold"
     assert tags[(2, "screen_low_month_end_balance")]["screening"] is True
