@@ -1,6 +1,8 @@
 """voice_monthly on hand-built CDRs; every expected value worked out by hand in the comments."""
 from __future__ import annotations
 
+import pytest
+
 from pyspark.testing import assertDataFrameEqual
 
 from inlife.intermediate.voice import VOICE_TOTALS, call_type_columns, voice_monthly
@@ -35,6 +37,17 @@ def expected_row(sub, per_type, **totals):
         row[c] = per_type.get(c, 0 if c.endswith("_calls") else 0.0)
     row.update(totals)
     return row
+
+
+def test_ld_unit_price_is_over_billed_minutes(spark):
+    """Calls are billed per started minute: 8 seconds charged 0.35 is 0.35 a minute, not 2.625."""
+    calls = [cdr(3, "13900000003", "CMCC", "安徽", "MO", "LD_INTER", "2024-03-09 20:30:00", 8, 0.35),
+             cdr(4, "13900000003", "CMCC", "安徽", "MO", "LD_INTER", "2024-03-09 20:30:00", 8, 0.35),
+             cdr(4, "13900000003", "CMCC", "安徽", "MO", "LD_INTRA", "2024-03-10 20:30:00", 61, 0.5)]
+    got = {r["subscriber_id"]: r for r in voice_monthly(raw_frame(spark, "voice_cdr", calls), "2024-03", CALL_TYPES,
+                                                        COMPETITOR, [8, 22]).collect()}
+    assert got[3]["ld_unit_price"] == pytest.approx(0.35) and got[3]["voice_ld_mo_min"] == pytest.approx(8 / 60)
+    assert got[4]["ld_unit_price"] == pytest.approx(0.85 / 3)         # 1 + 2 billed minutes
 
 
 def test_voice_monthly_by_hand(spark):

@@ -63,6 +63,9 @@ def voice_monthly(cdr: DataFrame, month: str, call_types: Sequence[str], competi
         total(F.col("dow").isin(1, 7)).cast("double").alias("voice_weekend_min"),
         total(is_ld_mo).cast("double").alias("voice_ld_mo_min"),
         F.sum(F.when(is_ld_mo, F.col("charge")).otherwise(0)).cast("double").alias("voice_ld_mo_charge"),
+        # calls are billed per started minute: the unit price is over billed minutes (an 8-second call
+        # charged one minute's price would otherwise cost 7.5 times that price per minute)
+        F.sum(F.when(is_ld_mo, F.ceil(F.col("minutes")))).cast("double").alias("_ld_billed_min"),
         total(F.col("call_type").isin(*ROAM_TYPES)).cast("double").alias("voice_roam_min"),
         total(is_mo & F.col("peer_number").isin(*competitor_numbers), "calls").cast("long")
         .alias("competitor_service_calls"),
@@ -81,7 +84,7 @@ def voice_monthly(cdr: DataFrame, month: str, call_types: Sequence[str], competi
            .withColumn("voice_active_days", active_days("_days"))
            .withColumn("voice_peak_share", safe_div(F.col("voice_peak_min"), F.col("voice_total_min")))
            .withColumn("voice_avg_call_min", safe_div(F.col("voice_total_min"), F.col("voice_total_calls")))
-           .withColumn("ld_unit_price", safe_div(F.col("voice_ld_mo_charge"), F.col("voice_ld_mo_min")))
+           .withColumn("ld_unit_price", safe_div(F.col("voice_ld_mo_charge"), F.col("_ld_billed_min")))
            .withColumn("top_ld_province_share", safe_div(F.col("_top_m"), F.col("_ld_m"))))
     return out.select("subscriber_id", "month", *call_type_columns(call_types), *VOICE_TOTALS)
 
