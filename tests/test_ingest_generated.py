@@ -53,3 +53,28 @@ def test_quarantine_counts_equal_the_manifest(generated):
         raw = tables.read(f"raw.{source}")
         assert raw.count() == planted["lines"] - planted["bad_rows"], f"raw.{source}"
         assert raw.where(F.col("batch_date").isNull()).count() == 0
+
+
+@pytest.mark.slow
+def test_a_failing_source_among_parallel_ones_commits_nothing_and_is_named(generated):
+    """Sources after subscribers are ingested side by side (ingest.parallel_sources): when one of them
+    fails, the error names it and its tables stay at their version; the sources that succeeded are whole."""
+    from inlife.ingest.pipeline import IngestError, Ingestion
+
+    conf, manifest, _, tables = generated
+    assert int(conf.get("ingest.parallel_sources")) > 1
+    path = sorted(p for p in Path(conf.path("landing.root"), "recharges", "2024-01-31").iterdir()
+                  if not p.name.startswith(("_", ".")))[0]
+    original = path.read_bytes()
+    before = {t: tables.version(t) for t in ("raw.recharges", "quarantine.recharges")}
+    counts = {s: tables.read(f"raw.{s}").count() for s in ("voice_cdr", "sms_data", "balances")}
+    try:
+        path.write_bytes(original + b"".join(b"not,a,recharge\n" for _ in range(200)))
+        with pytest.raises(IngestError, match=r"raw\.recharges batch 2024-01-31: \d+ of \d+ rows are bad"):
+            Ingestion(conf=conf.with_overrides({"ingest.max_bad_row_rate": 0.05}), spark=tables.spark) \
+                .run("all", [date(2024, 1, 31)])
+    finally:
+        path.write_bytes(original)
+    assert {t: tables.version(t) for t in before} == before
+    # a rerun of Jan 31 gives the other sources the same rows (whichever of them ran before the error)
+    assert {s: tables.read(f"raw.{s}").count() for s in counts} == counts

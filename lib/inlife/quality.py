@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,7 +125,8 @@ class Validator:
         """Render Data Docs of every validation this validator ran; returns the index path."""
         if self._ctx is None or self.conf.get("quality.data_docs") == "never":
             return None
-        self._ctx.build_data_docs(site_names=["inlife"])
+        with self._lock:
+            self._ctx.build_data_docs(site_names=["inlife"])
         return str(Path(self.conf.path("quality.data_docs_dir")) / "index.html")
 
     def __init__(self, conf: Config):
@@ -132,6 +134,8 @@ class Validator:
         self.result_format = conf.get("quality.result_format")
         self._ctx = None
         self._datasource = None
+        # A GX context is not safe for concurrent use: threads (parallel ingestion) validate in turn.
+        self._lock = threading.RLock()
 
     def _context(self):
         if self._ctx is None:
@@ -154,6 +158,10 @@ class Validator:
     def validate(self, table: str, df, parameters: dict[str, Any] | None = None,
                  suite: dict | None = None) -> Outcome:
         """Run the suite of ``table`` on ``df`` (cache it first: GX makes several passes)."""
+        with self._lock:
+            return self._validate(table, df, parameters, suite)
+
+    def _validate(self, table: str, df, parameters: dict[str, Any] | None, suite: dict | None) -> Outcome:
         import great_expectations as gx
         from great_expectations.checkpoint import UpdateDataDocsAction
 
