@@ -5,13 +5,19 @@
         pub.add("intermediate.social_circle", social_df)
     # leaving the block commits every staged table; an exception (a failed suite included) aborts them all
 
-A frame is cached while it is validated and written (Great Expectations makes several passes; the write is
-one more), then released. A failed suite raises QualityError naming the table and the failed expectations,
-and nothing of the job is committed: every table stays at its previous version.
+A frame is cached and counted (its build), then validated (Great Expectations makes several passes over
+the cache) and written, then released. A failed suite raises QualityError naming the table and the failed
+expectations, and nothing of the job is committed: every table stays at its previous version.
+
+``Publication(tables, conf, workers=2)`` builds, validates and stages the tables side by side (threads on
+one session): ``add`` then returns at once and a failure surfaces when the block ends. Validations take
+turns on the shared Great Expectations context, so one table's build overlaps another's validation.
 """
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -35,21 +41,36 @@ class Published:
 
 
 class Publication:
-    def __init__(self, tables: Tables, conf: Config, validator: Validator | None = None):
+    def __init__(self, tables: Tables, conf: Config, validator: Validator | None = None, workers: int = 1):
         self.tables = tables
         self.conf = conf
         self.validate_on = bool(conf.get("quality.enabled"))
         self.validator = validator or (Validator.shared(conf) if self.validate_on else None)
-        self._staged: list[tuple[StagedWrite, Published]] = []
+        self._staged: list[tuple[int, StagedWrite, Published]] = []   # (order added, ...)
         self.results: list[Published] = []
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="publish") if workers > 1 else None
+        self._pending: list[Future] = []
+        self._lock = threading.Lock()
+        self._added = 0
 
     def add(self, table: str, df: DataFrame, mode: str = OVERWRITE_PARTITIONS,
             partition_by: Sequence[str] | None = ("month",), parameters: dict[str, Any] | None = None,
-            validate: bool = True) -> Published:
+            validate: bool = True) -> Published | Future:
+        """Build, validate and stage ``table`` (with ``workers`` > 1: in the background, returns a Future)."""
+        index, self._added = self._added, self._added + 1
+        if self._pool is not None:
+            future = self._pool.submit(self._add, index, table, df, mode, partition_by, parameters, validate)
+            self._pending.append(future)
+            return future
+        return self._add(index, table, df, mode, partition_by, parameters, validate)
+
+    def _add(self, index: int, table: str, df: DataFrame, mode: str, partition_by: Sequence[str] | None,
+             parameters: dict[str, Any] | None, validate: bool) -> Published:
         started = time.time()
         with stage(f"{table}", self.conf) as st:
             df = df.persist(StorageLevel.MEMORY_AND_DISK)
             try:
+                df.count()   # the build, into the cache: outside the validator's turn, and timed apart
                 validation_seconds, skipped = 0.0, []
                 if validate and self.validate_on:
                     outcome = self.validator.validate(table, df, parameters)
@@ -63,20 +84,43 @@ class Publication:
                              time.time() - started - validation_seconds, validation_seconds, skipped)
             st.rows = info.rows
             st.note = f"(validation {validation_seconds:.1f}s)" if validation_seconds else ""
-        self._staged.append((staged, info))
+        with self._lock:
+            self._staged.append((index, staged, info))
         return info
 
+    def _wait(self) -> None:
+        """Wait for the tables still being built; raise the first failure (in the order they were added)."""
+        pending, self._pending = self._pending, []
+        error = None
+        for f in pending:
+            try:
+                f.result()
+            except BaseException as exc:  # every table is waited for, so none is left staged behind
+                error = error or exc
+        if error is not None:
+            raise error
+
     def commit(self) -> list[Published]:
-        for staged, info in self._staged:
+        self._wait()
+        # commit in the order the tables were added, whatever order their builds finished in
+        self._staged.sort(key=lambda s: s[0])
+        while self._staged:
+            _, staged, info = self._staged.pop(0)
             result: CommitResult = staged.commit()
             info.version = result.version
             info.rows = result.rows if result.rows is not None else info.rows
             self.results.append(info)
-        self._staged = []
         return self.results
 
     def abort(self) -> None:
-        for staged, _ in self._staged:
+        if self._pool is not None:
+            for f in self._pending:
+                f.cancel()
+            try:
+                self._wait()
+            except BaseException:
+                pass                 # the error that caused the abort is the one that propagates
+        for _, staged, _ in self._staged:
             staged.abort()
         self._staged = []
 
@@ -84,7 +128,15 @@ class Publication:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.abort()
+        try:
+            if exc_type is None:
+                try:
+                    self.commit()
+                except BaseException:
+                    self.abort()
+                    raise
+            else:
+                self.abort()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)

@@ -62,7 +62,7 @@ def build_intermediate(spark: SparkSession, conf: Config, month: str, only: list
     subscribers_month = raw.between("subscribers", month_start(month), end)
     cdr = raw.between("voice_cdr", first, last)
 
-    with Publication(tables, conf) as pub:
+    with Publication(tables, conf, workers=int(conf.get("run.parallel_tables"))) as pub:
         if "subscriber_monthly" in wanted:
             subs = subscriber.subscriber_monthly(
                 subscribers_month, raw.on("contracts", end), raw.on("group_members", end),

@@ -29,7 +29,7 @@ def build_value(spark: SparkSession, conf: Config, month: str) -> list:
     model = load_value_model(conf)
     view = tables.read(VIEW, partitions={"month": month})
     value = subscriber_value(view, model).cache()
-    with Publication(tables, conf) as pub:
+    with Publication(tables, conf, workers=int(conf.get("run.parallel_tables"))) as pub:
         pub.add("scores.value", value)
         pub.add("scores.group_value", group_value(view, value, model))
     value.unpersist()
@@ -60,7 +60,7 @@ def build_segments(spark: SparkSession, conf: Config, month: str) -> list:
     profile_df = spark.createDataFrame(
         [(month, p["segment_id"], p["segment_name"], p["size"], p["share"], p["distinguishing"],
           json.dumps(p["means"], ensure_ascii=False)) for p in prof], PROFILES)
-    with Publication(tables, conf) as pub:
+    with Publication(tables, conf, workers=int(conf.get("run.parallel_tables"))) as pub:
         pub.add("scores.segments", segments)
         pub.add("scores.segment_centroids", centroid_df, validate=False)
         pub.add("scores.segment_profiles", profile_df, validate=False)
