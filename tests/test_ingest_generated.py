@@ -27,6 +27,7 @@ def generated(spark, base_conf, tmp_path_factory):
         # 500 subscribers make daily batches of a few dozen rows for the rarer sources, where 2% planted
         # defects can exceed 5% of one batch by chance; the per-kind counts are what this test checks.
         "ingest.max_bad_row_rate": 0.5,
+        "ingest.parallel_sources": 2,     # the side-by-side path (the local default is one by one)
     })
     generate_sample_data.run(spark, conf, subscribers=500, months=1, start_month="2024-01", seed=7,
                              bad_row_rate=0.02)

@@ -67,15 +67,13 @@ def evaluate_month(spark: SparkSession, conf: Config, month: str, state: DataFra
     state = add_derived(state, month)          # keeps quarters already present
     ruleset, catalogue, nodes, version, written = prepare(spark, conf, tables, state, month)
     plans = plan(ruleset, nodes, catalogue, month, max_cells=int(conf.get("rules.max_cells")))
-    # both tables come from the same evaluation: compute it once
-    evaluated = evaluate_state(spark, state, ruleset, plans).persist()
-    try:
-        with Publication(tables, conf, workers=int(conf.get("run.parallel_tables"))) as pub:
-            pub.add(TAGS, tag_rows(evaluated, plans["tags"], month, version), partition_by=["month"])
-            pub.add(RECOMMENDATIONS, recommendations(evaluated, plans, catalogue, month, version),
-                    partition_by=["month"])
-    finally:
-        evaluated.unpersist()
+    # not cached: each output reads only the columns it needs of the state (caching the whole evaluated
+    # state, hundreds of columns, cost more than evaluating twice)
+    evaluated = evaluate_state(spark, state, ruleset, plans)
+    with Publication(tables, conf, workers=int(conf.get("run.parallel_tables"))) as pub:
+        pub.add(TAGS, tag_rows(evaluated, plans["tags"], month, version), partition_by=["month"])
+        pub.add(RECOMMENDATIONS, recommendations(evaluated, plans, catalogue, month, version),
+                partition_by=["month"])
     return RunResult(month, version, written, pub.results)
 
 
