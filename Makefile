@@ -46,8 +46,10 @@ test-fast: check-java $(STAMP)
 	$(PY) -m pytest -m "not slow"
 
 bench: check-java $(STAMP)
-	$(PY) benchmarks/generate_and_ingest.py --subscribers 100000
+	$(PY) benchmarks/matrices.py --subscribers 1000000 --rules 10 --repeat 3
+	$(PY) benchmarks/matrices.py --subscribers 1000000 --rules 1000 --repeat 3
 	$(PY) benchmarks/nightly.py --subscribers 20000
+	$(PY) benchmarks/generate_and_ingest.py --subscribers 100000
 
 mlflow-ui: $(STAMP)
 	$(VENV)/bin/inlife models ui --port 5000   # the stores of mlflow.* in the config (overlay, INLIFE_MLFLOW__*)
