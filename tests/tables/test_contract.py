@@ -203,3 +203,18 @@ def test_names_and_layers_are_checked(tables, spark):
 def _parquet_on_disk(root):
     return [os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs
             if f.endswith(".parquet") and "_staging" not in d]
+
+
+@pytest.mark.parametrize("rebalance", [True, False])
+def test_partitioned_writes_gather_each_partition_into_few_files(tables, spark, conf, rebalance):
+    """lake.rebalance_writes: rows of one partition spread over many tasks land in one file, not one per task."""
+    t = Tables(spark, tables.conf.with_overrides({"lake.rebalance_writes": rebalance}))
+    df = months_frame(spark, "r", per_month=40).repartition(8)
+    t.overwrite_partitions(NAME, df, partition_by=["month"])
+    files = data_files(t, NAME)
+    per_month = {m: sum(f.startswith(f"month={m}/") for f in files) for m in ("2024-01", "2024-02", "2024-03")}
+    if rebalance:
+        assert per_month == {"2024-01": 1, "2024-02": 1, "2024-03": 1}
+    else:
+        assert all(n > 1 for n in per_month.values())          # what rebalancing avoids
+    assertDataFrameEqual(t.read(NAME), df)

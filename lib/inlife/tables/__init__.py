@@ -149,6 +149,12 @@ class Tables:
             schema, create = nullable(df.schema), True
         if mode == OVERWRITE_PARTITIONS and not parts:
             raise TableError(f"table {name} is not partitioned: use overwrite(), not overwrite_partitions()")
+        if parts and self.conf.get("lake.rebalance_writes"):
+            # Without it every task writes a file into every partition it holds: a month of daily CDR
+            # batches became ~250 small files per write, each one more file for every later read to open
+            # and for the commit to inspect. REBALANCE (adaptive execution) gathers each partition's rows
+            # into files of about spark.sql.adaptive.advisoryPartitionSizeInBytes, splitting large ones.
+            df = df.hint("rebalance", *parts)
         return self.engine.stage(path, name, df, mode, schema, parts, create)
 
     # -- helpers --------------------------------------------------------------------------------------
