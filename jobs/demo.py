@@ -1,6 +1,6 @@
 """The demo, as `make demo` runs it: generated data through the whole monthly pipeline, in local mode.
 
-1. generates a few months of extracts for a few thousand subscribers (jobs/generate_sample_data.py);
+1. generates 3 months of extracts for 20,000 subscribers (jobs/generate_sample_data.py);
 2. runs the pipeline month by month (ingest, intermediate, view, value, segments, scores, tags and matrices,
    targets and channel exports, evaluation of the previous month's campaigns);
 3. once labels exist (a month's churn is known after the next month), trains the demo models, which the
@@ -20,7 +20,7 @@ from inlife.intermediate.common import add_months
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--subscribers", type=int, default=2000)
+    parser.add_argument("--subscribers", type=int, default=20000)
     parser.add_argument("--months", type=int, default=3)
     parser.add_argument("--start-month", default="2024-01")
     parser.add_argument("--seed", type=int, default=42)
@@ -29,7 +29,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--reuse", action="store_true", help="keep the landing files of an earlier run")
 
 
-def run(spark, conf, subscribers=2000, months=3, start_month="2024-01", seed=42,
+def run(spark, conf, subscribers=20000, months=3, start_month="2024-01", seed=42,
         models="churn,crbt_silent_response", reuse=False) -> int:
     from pathlib import Path
 
