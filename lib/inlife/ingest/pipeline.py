@@ -6,9 +6,9 @@ pass: check the head of every file (before anything is committed), read the line
 mismatch or a bad-row rate above ``ingest.max_bad_row_rate``, stage raw and quarantine, validate the staged
 raw rows with the table's Great Expectations suite, then commit both or abort both.
 
-Sources after subscribers run ``ingest.parallel_sources`` at a time (threads on one Spark session): most
-of a small source's time is driver-side (planning, Great Expectations, the Delta commit), and another
-source's Spark jobs fill the cores meanwhile. Subscribers go first, alone: every other source checks its
+Sources after subscribers can run ``ingest.parallel_sources`` at a time (threads on one Spark session), for
+clusters where a small source's time is mostly driver-side (planning, Great Expectations, the Delta
+commit) while executors idle; locally it is 1 (on 2 cores side by side was slower). Subscribers go first, alone: every other source checks its
 subscriber ids against raw.subscribers. Validations take turns (one Great Expectations context). When a
 source fails, the sources not yet started are not started, and the first error is raised once the running
 ones have ended.
