@@ -34,9 +34,10 @@ def main(argv=None) -> int:
     result: dict = {"subscribers": args.subscribers, "months": args.months, "model": args.model}
 
     if not (args.reuse and (work / "lake" / "raw" / "voice_cdr" / "_delta_log").exists()):
+        # stdout carries the JSON; stderr (progress) passes through
         out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "generate_and_ingest.py"),
                               "--subscribers", str(args.subscribers), "--months", str(args.months),
-                              "--workdir", str(work)], check=True, capture_output=True, text=True, cwd=ROOT)
+                              "--workdir", str(work)], check=True, stdout=subprocess.PIPE, text=True, cwd=ROOT)
         result["generate_and_ingest"] = json.loads(out.stdout.strip().splitlines()[-1])
 
     from pyspark.ml.evaluation import BinaryClassificationEvaluator

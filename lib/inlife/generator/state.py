@@ -5,10 +5,12 @@ quantities that the extracts show *as they are* — the count of complaints (and
 unsatisfied survey replies, calls to competitors' service numbers (and their rise), prepaid recharges
 (none = missed) and the balance level, a contract ending, short tenure, the month's ARPU decline, peers who
 churned — plus a small hidden noise. The event generators then emit exactly those counts, so a model
-working on the extracts can recover most of the oracle's ranking.
+working on the extracts can recover most of the oracle's ranking. The drivers of month M set the
+probability of churning in month M+1 (people leave after a bad month, not during it), so the view of month
+M holds every cause the oracle uses for the label "churned in the next month".
 
 State carried from month to month (in the previous month's row): plan, VIP level, VAS holdings, the
-usage level, the dissatisfaction process and last month's competitor calls.
+usage level, the dissatisfaction process, last month's competitor calls and last month's churn risk.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from inlife.generator.rand import normal, pick, poisson, sigmoid, uniform
 
 DAY = 86400
 PRODUCTS = R.VAS_PRODUCTS
-CARRY = (["plan_idx_end", "vip_end", "level_end", "dis_end", "n_comp"]
+CARRY = (["plan_idx_end", "vip_end", "level_end", "dis_end", "n_comp", "risk_end"]
          + [f"held_end_{x}" for x in PRODUCTS])
 
 
@@ -174,7 +176,14 @@ def month_state(spark: SparkSession, p: Params, month: Month, prev: DataFrame | 
                    + 0.3 * F.least(F.greatest(col("n_comp_month") - col("n_comp_prev"), F.lit(0)), F.lit(4))
                    - 2.0 * (stickiness / 100 - 0.5)
                    + 0.25 * z("hidden"))
-    p_churn = F.when(col("new_this_month"), 0.0).otherwise(sigmoid(churn_logit))
+    # Leaving is decided on what the subscriber lived through the month before: this month's drivers set
+    # next month's risk (carried as risk_end), and this month's churn draw uses last month's. A model on
+    # the view of month M therefore sees every cause of churn in M+1, as in a real operator's data, and the
+    # oracle (the true probability) holds nothing the extracts could not show in time. The first month has
+    # no previous one and uses its own drivers; nobody churns in the month they were activated.
+    df = df.select("*", churn_logit.alias("risk_end"))
+    risk = F.coalesce(col("prev_risk_end"), col("risk_end"))
+    p_churn = F.when(col("new_this_month"), 0.0).otherwise(sigmoid(risk))
     churned = u("churn") < p_churn
     churn_day = F.when(churned, F.lit(2) + F.floor(u("churn-day") * (month.days - 1)).cast("int"))
     df = df.select("*", stickiness.alias("true_stickiness"), p_churn.alias("true_churn_prob"),

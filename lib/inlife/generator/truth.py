@@ -2,6 +2,8 @@
 
 Only the generator writes it and only benchmarks read it (tests/test_truth_isolation.py keeps pipeline
 code away from it): it is the answer key the churn and propensity models are scored against.
+``true_churn_prob`` of month M is the probability of churning during M; it was set by the ``driver_*``
+columns of month M-1 (state.py), which is what a model on the view of M-1 can see.
 """
 from __future__ import annotations
 
