@@ -9,6 +9,7 @@ import gzip
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from inlife.generator import Params, generate
@@ -158,3 +159,35 @@ def test_gbk_encoding(spark, base_conf, tmp_path):
     assert "神州行" in text or "全球通" in text or "动感地带" in text
     gz = next(f for f in (landing / "voice_cdr" / "2024-02-10").glob("*.gz") if f.stat().st_size > 40)
     assert gzip.open(gz, "rt", encoding="gbk").readline().count("|") == 9
+
+
+def test_churn_risk_is_set_by_the_month_before(spark):
+    """Two months of the generator's state, in memory: month 2's true churn probability is the sigmoid of
+    month 1's risk (what the view of month 1 can show), peers who churned count from 0 (no null that
+    Spark's least() would turn into the cap), and monthly churn stays in a telecom's range."""
+    from pyspark.sql import functions as F
+
+    from inlife.generator.population import add_attributes
+    from inlife.generator.state import month_state
+
+    p = Params(subscribers=4000, months=2, start_month="2024-01", seed=3)
+    m1, m2 = p.month_list
+    pop = add_attributes(p, spark.range(0, p.total_ids, numPartitions=2).withColumnRenamed("id", "idx"))
+    s1 = month_state(spark, p, m1, None, None, population=pop.filter(F.col("activation_date") <= F.lit(m1.end)))
+    s1 = s1.localCheckpoint()
+    churned = s1.filter("churned").select("idx", "churn_day").localCheckpoint()
+    s2 = month_state(spark, p, m2, s1, churned, population=pop.filter(F.col("activation_date") <= F.lit(m2.end)))
+    cols = ["idx", "risk_end", "true_churn_prob", "peers_churned", "new_this_month", "churned"]
+    a = s1.select(*cols).toPandas().set_index("idx")
+    b = s2.select(*cols).toPandas().set_index("idx")
+
+    assert b.peers_churned.notna().all() and (b.peers_churned >= 0).all()
+    assert (b.peers_churned > 0).mean() > 0.05          # churned neighbours do reach their circles
+    both = b.index.intersection(a.index[~a.churned & ~a.new_this_month])
+    expected = 1 / (1 + np.exp(-a.loc[both, "risk_end"]))
+    assert np.allclose(b.loc[both, "true_churn_prob"], expected, rtol=1e-9)
+    assert (b.loc[b.new_this_month, "true_churn_prob"] == 0).all()
+    # Risk rises with churned peers, all else averaged out.
+    assert b.groupby(b.peers_churned.clip(upper=2)).risk_end.mean().is_monotonic_increasing
+    for month in (a, b):
+        assert 0.01 < month.true_churn_prob.mean() < 0.06

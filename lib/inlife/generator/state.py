@@ -78,7 +78,8 @@ def month_state(spark: SparkSession, p: Params, month: Month, prev: DataFrame | 
         lost = (circle.filter(F.col("kind").isin(*ON_NET))
                 .join(F.broadcast(churned_before.select(F.col("idx").alias("peer_idx"))), "peer_idx")
                 .groupBy("idx").agg(F.count(F.lit(1)).alias("peers_churned")))
-        pop = pop.join(lost, "idx", "left")
+        # Nobody lost is 0, not null: least(null, 3) is 3 in Spark (null arguments are skipped).
+        pop = pop.join(lost, "idx", "left").fillna(0, subset=["peers_churned"])
     else:
         pop = pop.withColumn("peers_churned", F.lit(0))
 
