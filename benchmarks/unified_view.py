@@ -58,6 +58,7 @@ def duckdb_voice_sql(files: list[str], month: str, call_types, competitor, peak)
         sum(CASE WHEN dow IN (0, 6) THEN minutes ELSE 0 END) AS voice_weekend_min,
         sum(CASE WHEN call_type IN ('LD_INTRA','LD_INTER','LD_INTL') AND direction = 'MO' THEN minutes ELSE 0 END) AS voice_ld_mo_min,
         sum(CASE WHEN call_type IN ('LD_INTRA','LD_INTER','LD_INTL') AND direction = 'MO' THEN charge ELSE 0 END) AS voice_ld_mo_charge,
+        sum(CASE WHEN call_type IN ('LD_INTRA','LD_INTER','LD_INTL') AND direction = 'MO' THEN ceil(minutes) END) AS ld_billed_min,
         sum(CASE WHEN call_type IN ('ROAM_INTRA','ROAM_INTER','ROAM_INTL','VPN_ROAM') THEN minutes ELSE 0 END) AS voice_roam_min,
         count(*) FILTER (WHERE direction = 'MO' AND peer_number IN ({comp})) AS competitor_service_calls
       FROM calls GROUP BY subscriber_id
@@ -68,9 +69,9 @@ def duckdb_voice_sql(files: list[str], month: str, call_types, competitor, peak)
             WHERE call_type = 'LD_INTER' GROUP BY ALL)
       GROUP BY subscriber_id
     )
-    SELECT s.*, voice_peak_min / nullif(voice_total_min, 0) AS voice_peak_share,
+    SELECT s.* EXCLUDE (ld_billed_min), voice_peak_min / nullif(voice_total_min, 0) AS voice_peak_share,
            voice_total_min / nullif(voice_total_calls, 0) AS voice_avg_call_min,
-           voice_ld_mo_charge / nullif(voice_ld_mo_min, 0) AS ld_unit_price,
+           voice_ld_mo_charge / nullif(ld_billed_min, 0) AS ld_unit_price,  -- over billed (started) minutes
            ld.top_ld_province, ld.top_ld_province_share
     FROM summary s LEFT JOIN ld USING (subscriber_id)
     """

@@ -1,6 +1,7 @@
 """voice_monthly on hand-built CDRs; every expected value worked out by hand in the comments."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from pyspark.testing import assertDataFrameEqual
@@ -75,3 +76,29 @@ def test_voice_monthly_by_hand(spark):
     assert got.columns == columns
     expected = spark.createDataFrame([tuple(r[c] for c in columns) for r in (sub1, sub2)], got.schema)
     assertDataFrameEqual(got, expected)
+
+
+def test_the_benchmarks_duckdb_query_agrees(spark, tmp_path):
+    """benchmarks/unified_view.py times voice_monthly against a DuckDB query; the two must stay the same
+    summary (the benchmark also checks this at scale, but only when someone runs it)."""
+    import duckdb
+
+    from benchmarks.unified_view import duckdb_voice_sql
+
+    calls = CALLS + [cdr(3, "13900000003", "CMCC", "安徽", "MO", "LD_INTER", "2024-03-09 20:30:00", 8, 0.35),
+                     cdr(3, "10000", "CT", "浙江", "MO", "LOCAL", "2024-03-31 23:59:59", 45, 0.0)]
+    raw_frame(spark, "voice_cdr", calls).write.parquet(str(tmp_path / "cdr"))
+    files = sorted(str(f) for f in (tmp_path / "cdr").glob("*.parquet"))
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'Asia/Shanghai'")
+    duck = con.execute(duckdb_voice_sql(files, "2024-03", CALL_TYPES, COMPETITOR, [8, 22])).fetchdf()
+    got = voice_monthly(spark.read.parquet(str(tmp_path / "cdr")), "2024-03", CALL_TYPES, COMPETITOR,
+                        [8, 22]).toPandas()
+    assert sorted(duck.subscriber_id) == sorted(got.subscriber_id) == [1, 2, 3]
+    duck, got = duck.set_index("subscriber_id").sort_index(), got.set_index("subscriber_id").sort_index()
+    assert set(duck.columns) == set(got.columns) - {"month"}
+    for c in duck.columns:
+        if c == "top_ld_province":
+            assert list(duck[c].fillna("-")) == list(got[c].fillna("-")), c
+        else:
+            assert np.allclose(duck[c].astype(float), got[c].astype(float), equal_nan=True), c
