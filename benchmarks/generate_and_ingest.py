@@ -2,8 +2,9 @@
 
     .venv/bin/python benchmarks/generate_and_ingest.py --subscribers 100000 [--months 1] [--reuse]
 
-Prints one JSON object: rows per raw and quarantine table, seconds for generation, ingestion (build and
-validation apart), the plain read-and-write of the same files to Parquet, and ingestion / plain copy.
+Prints one JSON object: rows per raw and quarantine table, seconds and peak resident memory of generation,
+seconds of ingestion (build and validation apart), the plain read-and-write of the same files to Parquet,
+and ingestion / plain copy.
 """
 from __future__ import annotations
 
@@ -19,6 +20,24 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ["GX_ANALYTICS_ENABLED"] = "false"
+
+
+def peak_rss(proc: subprocess.Popen, every: float = 0.5) -> dict:
+    """Wait for ``proc``, sampling the resident memory of it and its descendants; the peaks in GiB (the JVM
+    holds the driver: local mode runs the executors inside it)."""
+    import psutil
+
+    peaks = {"jvm": 0, "python": 0}
+    root = psutil.Process(proc.pid)
+    while proc.poll() is None:
+        try:
+            for p in [root, *root.children(recursive=True)]:
+                kind = "jvm" if "java" in p.name() else "python"
+                peaks[kind] = max(peaks[kind], p.memory_info().rss)
+        except psutil.Error:
+            pass                 # a process ended between the listing and the reading
+        time.sleep(every)
+    return {k: round(v / 2**30, 2) for k, v in peaks.items()}
 
 
 def main(argv=None) -> int:
@@ -38,7 +57,7 @@ def main(argv=None) -> int:
                  f"quality.data_docs_dir={work / 'data_docs'}", "spark.show_console_progress=false",
                  f"quality.enabled={'false' if args.no_validation else 'true'}"]
 
-    gen_seconds = None
+    gen_seconds = gen_peak_rss = None
     if not (args.reuse and (landing / "_manifest.json").exists()):
         shutil.rmtree(work, ignore_errors=True)
         cmd = [str(ROOT / ".venv" / "bin" / "inlife"), "generate_sample_data", "--env", args.env,
@@ -46,7 +65,10 @@ def main(argv=None) -> int:
         for o in overrides:
             cmd += ["--set", o]
         started = time.time()
-        subprocess.run(cmd, check=True, cwd=ROOT)
+        proc = subprocess.Popen(cmd, cwd=ROOT)
+        gen_peak_rss = peak_rss(proc)      # the generator's processes (its Python and its Spark JVM)
+        if proc.returncode:
+            raise subprocess.CalledProcessError(proc.returncode, cmd)
         gen_seconds = round(time.time() - started, 1)
     shutil.rmtree(lake, ignore_errors=True)
 
@@ -73,6 +95,8 @@ def main(argv=None) -> int:
     started = time.time()
     for name in contract.order:
         src = contract[name]
+        if not (landing / name).is_dir():
+            continue     # an optional source the generator does not write (campaign responses)
         files = [str(f) for d in sorted((landing / name).iterdir()) if d.is_dir()
                  for f in sorted(d.iterdir()) if not f.name.startswith((".", "_"))]
         (spark.read.option("sep", src.delimiter).option("header", src.format == "csv")
@@ -90,6 +114,7 @@ def main(argv=None) -> int:
         "cores": os.cpu_count(), "rows": tables,
         "rows_total": sum(t["read"] for t in tables.values()),
         "generation_seconds": gen_seconds,
+        "generation_peak_rss_gib": gen_peak_rss,
         "ingestion_seconds": round(ingest_seconds, 1),
         "ingestion_build_seconds": round(ingest_seconds - validation, 1),
         "validation_seconds": round(validation, 1),
