@@ -163,10 +163,12 @@ def test_gbk_encoding(spark, base_conf, tmp_path):
 
 def test_churn_risk_is_set_by_the_month_before(spark):
     """Two months of the generator's state, in memory: month 2's true churn probability is the sigmoid of
-    month 1's risk (what the view of month 1 can show), peers who churned count from 0 (no null that
-    Spark's least() would turn into the cap), and monthly churn stays in a telecom's range."""
+    month 1's risk (what the view of month 1 can show); churned peers are the on-net circle peers who churn
+    in the same month (whom that month's CDRs still show), counted from 0 (no null that Spark's least()
+    would turn into the cap); monthly churn stays in a telecom's range."""
     from pyspark.sql import functions as F
 
+    from inlife.generator.circle import ON_NET, slots
     from inlife.generator.population import add_attributes
     from inlife.generator.state import month_state
 
@@ -182,7 +184,13 @@ def test_churn_risk_is_set_by_the_month_before(spark):
     b = s2.select(*cols).toPandas().set_index("idx")
 
     assert b.peers_churned.notna().all() and (b.peers_churned >= 0).all()
+    assert (a.peers_churned == 0).all()                  # the first month has no drawn churn to count
     assert (b.peers_churned > 0).mean() > 0.05          # churned neighbours do reach their circles
+    circle = slots(p, s2.select("idx", "segment_idx", "member", "block", "pos", "group_size", "home_prov_idx")) \
+        .where(F.col("kind").isin(*ON_NET)).select("idx", "peer_idx").toPandas()
+    circle["gone"] = circle.peer_idx.map(b.churned).fillna(False).astype(bool)
+    lost = circle.groupby("idx").gone.sum().reindex(b.index, fill_value=0)
+    assert (lost == b.peers_churned).all()
     both = b.index.intersection(a.index[~a.churned & ~a.new_this_month])
     expected = 1 / (1 + np.exp(-a.loc[both, "risk_end"]))
     assert np.allclose(b.loc[both, "true_churn_prob"], expected, rtol=1e-9)

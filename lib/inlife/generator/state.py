@@ -4,7 +4,7 @@ One row per subscriber alive at some point of the month. The churn probability i
 quantities that the extracts show *as they are* — the count of complaints (and how many unresolved),
 unsatisfied survey replies, calls to competitors' service numbers (and their rise), prepaid recharges
 (none = missed) and the balance level, a contract ending, short tenure, the month's ARPU decline, peers who
-churned — plus a small hidden noise. The event generators then emit exactly those counts, so a model
+churned (peers in the call circle who leave during the month) — plus a small hidden noise. The event generators then emit exactly those counts, so a model
 working on the extracts can recover most of the oracle's ranking. The drivers of month M set the
 probability of churning in month M+1 (people leave after a bad month, not during it), so the view of month
 M holds every cause the oracle uses for the label "churned in the next month".
@@ -72,11 +72,17 @@ def month_state(spark: SparkSession, p: Params, month: Month, prev: DataFrame | 
     else:
         for c in CARRY:
             pop = pop.withColumn(f"prev_{c}", F.lit(None))
-    # Peers (call-circle slots on-net) who churned in earlier months.
-    if churned_before is not None:
+    # Peers (call-circle slots on-net) who churn during this month: they still call before they go, so the
+    # month's CDRs show them, and they raise the subscriber's risk for the next month. Who churns this
+    # month is already decided by last month's risk (the same draw as below), so it is known up front.
+    # The first month has no last month: its churned peers count from the second month on.
+    if prev is not None:
+        churning = (prev.where(~F.col("churned"))
+                    .where(uniform(s, "churn", F.col("idx"), F.lit(m)) < sigmoid(F.col("risk_end")))
+                    .select(F.col("idx").alias("peer_idx")))
         circle = slots(p, pop.select("idx", "segment_idx", "member", "block", "pos", "group_size", "home_prov_idx"))
         lost = (circle.filter(F.col("kind").isin(*ON_NET))
-                .join(F.broadcast(churned_before.select(F.col("idx").alias("peer_idx"))), "peer_idx")
+                .join(F.broadcast(churning), "peer_idx")
                 .groupBy("idx").agg(F.count(F.lit(1)).alias("peers_churned")))
         # Nobody lost is 0, not null: least(null, 3) is 3 in Spark (null arguments are skipped).
         pop = pop.join(lost, "idx", "left").fillna(0, subset=["peers_churned"])
