@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ["GX_ANALYTICS_ENABLED"] = "false"
 
 
-def duckdb_voice_sql(files: list[str], month: str, call_types, competitor, peak) -> str:
+def duckdb_voice_sql(files: list[str], month: str, call_types, competitor, peak, late_from_day: int = 21) -> str:
     """The same summary as inlife.intermediate.voice.voice_monthly, in DuckDB SQL."""
     from inlife.intermediate.common import add_months
 
@@ -56,6 +56,7 @@ def duckdb_voice_sql(files: list[str], month: str, call_types, competitor, peak)
         sum(CASE WHEN h >= {peak[0]} AND h < {peak[1]} THEN minutes ELSE 0 END) AS voice_peak_min,
         sum(CASE WHEN NOT (h >= {peak[0]} AND h < {peak[1]}) THEN minutes ELSE 0 END) AS voice_offpeak_min,
         sum(CASE WHEN dow IN (0, 6) THEN minutes ELSE 0 END) AS voice_weekend_min,
+        sum(CASE WHEN d >= {late_from_day} THEN minutes ELSE 0 END) AS late_min,
         sum(CASE WHEN call_type IN ('LD_INTRA','LD_INTER','LD_INTL') AND direction = 'MO' THEN minutes ELSE 0 END) AS voice_ld_mo_min,
         sum(CASE WHEN call_type IN ('LD_INTRA','LD_INTER','LD_INTL') AND direction = 'MO' THEN charge ELSE 0 END) AS voice_ld_mo_charge,
         sum(CASE WHEN call_type IN ('LD_INTRA','LD_INTER','LD_INTL') AND direction = 'MO' THEN ceil(minutes) END) AS ld_billed_min,
@@ -69,7 +70,8 @@ def duckdb_voice_sql(files: list[str], month: str, call_types, competitor, peak)
             WHERE call_type = 'LD_INTER' GROUP BY ALL)
       GROUP BY subscriber_id
     )
-    SELECT s.* EXCLUDE (ld_billed_min), voice_peak_min / nullif(voice_total_min, 0) AS voice_peak_share,
+    SELECT s.* EXCLUDE (ld_billed_min, late_min), voice_peak_min / nullif(voice_total_min, 0) AS voice_peak_share,
+           late_min / nullif(voice_total_min, 0) AS voice_late_share,
            voice_total_min / nullif(voice_total_calls, 0) AS voice_avg_call_min,
            voice_ld_mo_charge / nullif(ld_billed_min, 0) AS ld_unit_price,  -- over billed (started) minutes
            ld.top_ld_province, ld.top_ld_province_share
@@ -118,7 +120,8 @@ def main(argv=None) -> int:
     first, last = batch_window(month, conf.get("intermediate.late_days"))
     cdr = tables.read("raw.voice_cdr", partitions={"batch_date": Between(first.isoformat(), last.isoformat())})
     contract = load_sources(conf)
-    args_v = (month, dimensions()["ct"], contract.competitor_service_numbers, conf.get("intermediate.peak_hours"))
+    args_v = (month, dimensions()["ct"], contract.competitor_service_numbers, conf.get("intermediate.peak_hours"),
+              conf.get("intermediate.late_month_day"))
     cdr_rows = cdr.count()
 
     # -- voice_monthly: Spark (computed in full, written to the noop sink) ------------------------------

@@ -61,6 +61,7 @@ def test_voice_monthly_by_hand(spark):
         voice_mo_min=7.5, voice_mt_min=5.0, voice_total_min=12.5, voice_mo_calls=3, voice_mt_calls=2,
         voice_total_calls=5, voice_charge=1.8, voice_active_days=4,       # days 4, 9, 20, 21
         voice_peak_min=11.0, voice_offpeak_min=1.5, voice_peak_share=0.88,  # (120+300+240)/60; 11/12.5
+        voice_late_share=0.32,                                            # day 21's 4 minutes of 12.5
         voice_weekend_min=6.0, voice_avg_call_min=2.5,                    # the two calls of Sat 9th
         voice_ld_mo_min=5.0, voice_ld_mo_charge=1.5, ld_unit_price=0.3,   # 1.5 yuan / 5 minutes
         voice_roam_min=0.0, top_ld_province="安徽", top_ld_province_share=0.6,  # 6 of 10 LD_INTER minutes
@@ -69,7 +70,7 @@ def test_voice_monthly_by_hand(spark):
         2, {"voice_vpn_mo_min": 10.0, "voice_vpn_mo_calls": 1},
         voice_mo_min=10.0, voice_mt_min=0.0, voice_total_min=10.0, voice_mo_calls=1, voice_mt_calls=0,
         voice_total_calls=1, voice_charge=0.0, voice_active_days=1, voice_peak_min=10.0, voice_offpeak_min=0.0,
-        voice_peak_share=1.0, voice_weekend_min=0.0, voice_avg_call_min=10.0, voice_ld_mo_min=0.0,
+        voice_peak_share=1.0, voice_late_share=0.0, voice_weekend_min=0.0, voice_avg_call_min=10.0, voice_ld_mo_min=0.0,
         voice_ld_mo_charge=0.0, ld_unit_price=None, voice_roam_min=0.0, top_ld_province=None,
         top_ld_province_share=None, competitor_service_calls=0)
     columns = ["subscriber_id", "month", *call_type_columns(CALL_TYPES), *VOICE_TOTALS]

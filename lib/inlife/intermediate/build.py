@@ -74,7 +74,7 @@ def build_intermediate(spark: SparkSession, conf: Config, month: str, only: list
             tolerance = max(1e-6 * raw_minutes, 0.01)
             pub.add("intermediate.voice_monthly",
                     voice.voice_monthly(cdr, month, dims["ct"], contract.competitor_service_numbers,
-                                        ic["peak_hours"]),
+                                        ic["peak_hours"], ic["late_month_day"]),
                     parameters={"raw_minutes_min": raw_minutes - tolerance, "raw_minutes_max": raw_minutes + tolerance})
         if "social_circle" in wanted:
             numbers = subscriber.latest_state(subscribers_month, end).select("subscriber_id", "msisdn")

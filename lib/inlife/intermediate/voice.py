@@ -24,9 +24,10 @@ def call_type_columns(call_types: Sequence[str]) -> list[str]:
 
 
 def voice_monthly(cdr: DataFrame, month: str, call_types: Sequence[str], competitor_numbers: Sequence[str],
-                  peak_hours: Sequence[int]) -> DataFrame:
+                  peak_hours: Sequence[int], late_from_day: int = 21) -> DataFrame:
     """Per (subscriber_id, month) voice summary from raw voice CDR rows (any batches; filtered by event
-    month here). ``peak_hours`` is [first, last) hour of the peak period."""
+    month here). ``peak_hours`` is [first, last) hour of the peak period; ``late_from_day`` starts the
+    month's last part, whose share of the minutes shows usage fading (or growing) within the month."""
     peak_from, peak_to = int(peak_hours[0]), int(peak_hours[1])
     calls = (cdr.where(in_month("start_time", month))
              .select("subscriber_id", "call_type", "direction", "peer_province", "peer_number", "charge",
@@ -61,6 +62,7 @@ def voice_monthly(cdr: DataFrame, month: str, call_types: Sequence[str], competi
         total(is_peak).cast("double").alias("voice_peak_min"),
         total(~is_peak).cast("double").alias("voice_offpeak_min"),
         total(F.col("dow").isin(1, 7)).cast("double").alias("voice_weekend_min"),
+        total(F.col("day") >= int(late_from_day)).cast("double").alias("_late_min"),
         total(is_ld_mo).cast("double").alias("voice_ld_mo_min"),
         F.sum(F.when(is_ld_mo, F.col("charge")).otherwise(0)).cast("double").alias("voice_ld_mo_charge"),
         # calls are billed per started minute: the unit price is over billed minutes (an 8-second call
@@ -83,6 +85,7 @@ def voice_monthly(cdr: DataFrame, month: str, call_types: Sequence[str], competi
            .withColumn("month", F.lit(month))
            .withColumn("voice_active_days", active_days("_days"))
            .withColumn("voice_peak_share", safe_div(F.col("voice_peak_min"), F.col("voice_total_min")))
+           .withColumn("voice_late_share", safe_div(F.col("_late_min"), F.col("voice_total_min")))
            .withColumn("voice_avg_call_min", safe_div(F.col("voice_total_min"), F.col("voice_total_calls")))
            .withColumn("ld_unit_price", safe_div(F.col("voice_ld_mo_charge"), F.col("_ld_billed_min")))
            .withColumn("top_ld_province_share", safe_div(F.col("_top_m"), F.col("_ld_m"))))
@@ -91,7 +94,7 @@ def voice_monthly(cdr: DataFrame, month: str, call_types: Sequence[str], competi
 
 VOICE_TOTALS = [
     "voice_mo_min", "voice_mt_min", "voice_total_min", "voice_mo_calls", "voice_mt_calls", "voice_total_calls",
-    "voice_charge", "voice_active_days", "voice_peak_min", "voice_offpeak_min", "voice_peak_share",
+    "voice_charge", "voice_active_days", "voice_peak_min", "voice_offpeak_min", "voice_peak_share", "voice_late_share",
     "voice_weekend_min", "voice_avg_call_min", "voice_ld_mo_min", "voice_ld_mo_charge", "ld_unit_price",
     "voice_roam_min", "top_ld_province", "top_ld_province_share", "competitor_service_calls",
 ]

@@ -18,7 +18,7 @@ KEYS = ["subscriber_id", "month"]
 
 # Factors that are ratios, levels or dates: an absent source row leaves them unknown (null), not zero.
 NOT_ZERO_FILLED = {
-    "voice_peak_share", "voice_avg_call_min", "ld_unit_price", "top_ld_province", "top_ld_province_share",
+    "voice_peak_share", "voice_late_share", "voice_avg_call_min", "ld_unit_price", "top_ld_province", "top_ld_province_share",
     "circle_depth_hhi", "circle_top_peer_share", "vpn_depth_hhi", "onnet_peer_share", "peers_churned_3m_share",
     "influence_pagerank", "return_rate", "data_fluctuation", "month_end_balance", "min_balance",
     "avg_balance", "days_since_recharge", "last_recharge_date",
