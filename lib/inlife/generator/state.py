@@ -240,7 +240,8 @@ def month_state(spark: SparkSession, p: Params, month: Month, prev: DataFrame | 
         vip_prev.alias("vip_start"), vip_day.alias("vip_change_day"),
         F.when(vip_day.isNotNull(), pick(vip_order, vip_new_rank)).otherwise(vip_prev).alias("vip_end_new"),
         susp_day.alias("suspend_day"), resume_day.alias("resume_day"),
-        (F.lit(1) + F.floor(u("order-day") * (month.days - 1)).cast("int")).alias("order_day_raw"),
+        # any day of the month: the last one too (a daily batch without new orders fails its row count)
+        (F.lit(1) + F.floor(u("order-day") * month.days).cast("int")).alias("order_day_raw"),
     )
     # Carry-over columns for the next month.
     df = df.drop(*[f"prev_{c}" for c in CARRY]).select(
