@@ -155,6 +155,8 @@ def test_failed_expectation_commits_nothing(spark, conf, tables):
     msg = str(err.value)
     assert "raw.voice_cdr" in msg and "expect_column_values_to_be_between(batch_rows_vs_previous)" in msg
     assert "1 of 11 expectations failed" in msg
+    assert "1 unexpected value(s), e.g. [0.25]" in msg                  # GX's own detail (rerun with SUMMARY)
+    assert msg.split(" (Data Docs")[-1].endswith("row counts outside 0.5-2x: 2024-01-02 (0.25x the previous batch)")
     assert tables.version("raw.voice_cdr") == version and tables.version("quarantine.voice_cdr") == q_version
     assert (conf.path("quality.data_docs_dir") + "/index.html") in msg
     from pathlib import Path

@@ -87,6 +87,13 @@ def _parameters_of(value: Any) -> list[str]:
     return []
 
 
+def _same(expectation: dict, config) -> bool:
+    """Whether a suite entry is the expectation a result was computed for (same type and columns)."""
+    mine, theirs = expectation.get("kwargs", {}), config.kwargs
+    return expectation["type"] == config.type and all(
+        mine.get(k) == theirs.get(k) for k in ("column", "column_list", "column_A", "column_B"))
+
+
 def _describe(result) -> Failure:
     cfg = result.expectation_config
     kwargs = {k: v for k, v in cfg.kwargs.items() if k != "batch_id"}
@@ -161,7 +168,8 @@ class Validator:
         with self._lock:
             return self._validate(table, df, parameters, suite)
 
-    def _validate(self, table: str, df, parameters: dict[str, Any] | None, suite: dict | None) -> Outcome:
+    def _validate(self, table: str, df, parameters: dict[str, Any] | None, suite: dict | None,
+                  result_format: str | None = None) -> Outcome:
         import great_expectations as gx
         from great_expectations.checkpoint import UpdateDataDocsAction
 
@@ -179,7 +187,8 @@ class Validator:
         spec["expectations"] = kept
         spec["name"] = table
         ctx = self._context()
-        run_id = f"{table}-{int(started * 1000)}"
+        fmt = result_format or self.result_format
+        run_id = f"{table}-{int(started * 1000)}" + ("-detail" if result_format else "")
         asset = self._datasource.add_dataframe_asset(run_id)
         batch = asset.add_batch_definition_whole_dataframe("whole")
         try:
@@ -193,11 +202,21 @@ class Validator:
         when = self.conf.get("quality.data_docs")
         actions = [UpdateDataDocsAction(name="data_docs", site_names=["inlife"])] if when == "always" else []
         checkpoint = ctx.checkpoints.add(gx.Checkpoint(
-            name=run_id, validation_definitions=[definition], result_format=self.result_format,
+            name=run_id, validation_definitions=[definition], result_format=fmt,
             actions=actions))
         result = checkpoint.run(batch_parameters={"dataframe": df}, expectation_parameters=parameters)
         results = [r for vr in result.run_results.values() for r in vr.results]
         failures = [_describe(r) for r in results if not r.success]
+        if failures and fmt == "BOOLEAN_ONLY":
+            # BOOLEAN_ONLY keeps no values, so the message could not say which rows or batches are at fault:
+            # rerun only the failed expectations with SUMMARY (a failing run is rare; its cost does not matter).
+            failed = [r.expectation_config for r in results if not r.success]
+            again = {**spec, "expectations": [e for e in kept if any(_same(e, c) for c in failed)]}
+            if again["expectations"]:
+                self._datasource.delete_asset(run_id)
+                detail = self._validate(table, df, parameters, again, "SUMMARY")
+                return Outcome(table, False, len(results), skipped, detail.failures or failures,
+                               time.time() - started, detail.docs)
         if failures and when in ("failures", "end"):
             ctx.build_data_docs(site_names=["inlife"])
         docs = str(Path(self.conf.path("quality.data_docs_dir")) / "index.html") if (failures or when == "always") else None

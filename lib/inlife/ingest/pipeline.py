@@ -225,7 +225,8 @@ class Ingestion:
                 report.validation_seconds = outcome.seconds   # GX set-up included, waiting for its turn not
                 if not outcome.success:
                     from inlife.quality import QualityError
-                    raise QualityError(f"batch {label} not committed: {outcome.message()}")
+                    raise QualityError(f"batch {label} not committed: {outcome.message()}"
+                                       + self._ratio_culprits(ratios, outcome))
             raw_commit, q_commit = staged[0].commit(), staged[1].commit()
             staged = []
             report.raw_version, report.quarantine_version = raw_commit.version, q_commit.version
@@ -278,6 +279,17 @@ class Ingestion:
                     f"are bad ({b.bad_rate:.1%} > ingest.max_bad_row_rate {limit:.1%}: {b.quarantined}); "
                     f"nothing committed")
         return [by_batch[k] for k in sorted(by_batch)]
+
+    def _ratio_culprits(self, ratios: DataFrame, outcome) -> str:
+        """The batches whose row count broke the bounds, when that is what failed (the suite sees ratios,
+        not dates)."""
+        if not any(f.column == RATIO_COLUMN for f in outcome.failures):
+            return ""
+        low, high = float(self.conf.get("ingest.row_count_min_ratio")), float(self.conf.get("ingest.row_count_max_ratio"))
+        bad = [f"{r['batch_date']} ({r[RATIO_COLUMN]:.2f}x the previous batch)"
+               for r in ratios.orderBy("batch_date").collect()
+               if r[RATIO_COLUMN] is not None and not low <= r[RATIO_COLUMN] <= high]
+        return f"; row counts outside {low:g}-{high:g}x: {', '.join(bad)}" if bad else ""
 
     def _ratios(self, src: Source, raw_name: str, batches: list[BatchReport]) -> DataFrame:
         """Per batch of this run: its kept rows / the kept rows of the previous comparable batch (the latest
