@@ -39,7 +39,7 @@ def duckdb_voice_sql(files: list[str], month: str, call_types, competitor, peak,
     file_list = ", ".join(f"'{f}'" for f in files)
     return f"""
     WITH calls AS (
-      SELECT subscriber_id, call_type, direction, peer_province, peer_number, charge,
+      SELECT subscriber_id, call_type, direction, peer_province, peer_number, charge, duration_sec,
              duration_sec / 60.0 AS minutes, day(start_time) AS d, hour(start_time) AS h,
              dayofweek(start_time) AS dow
       FROM read_parquet([{file_list}])
@@ -66,7 +66,7 @@ def duckdb_voice_sql(files: list[str], month: str, call_types, competitor, peak,
     ), ld AS (
       SELECT subscriber_id, arg_max(peer_province, (m, peer_province)) AS top_ld_province,
              max(m) / sum(m) AS top_ld_province_share
-      FROM (SELECT subscriber_id, peer_province, sum(minutes) AS m FROM calls
+      FROM (SELECT subscriber_id, peer_province, sum(duration_sec) AS m FROM calls
             WHERE call_type = 'LD_INTER' GROUP BY ALL)
       GROUP BY subscriber_id
     )

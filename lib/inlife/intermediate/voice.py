@@ -31,7 +31,7 @@ def voice_monthly(cdr: DataFrame, month: str, call_types: Sequence[str], competi
     peak_from, peak_to = int(peak_hours[0]), int(peak_hours[1])
     calls = (cdr.where(in_month("start_time", month))
              .select("subscriber_id", "call_type", "direction", "peer_province", "peer_number", "charge",
-                     (F.col("duration_sec") / 60.0).alias("minutes"),
+                     "duration_sec", (F.col("duration_sec") / 60.0).alias("minutes"),
                      F.dayofmonth("start_time").alias("day"),
                      F.hour("start_time").alias("hour"),
                      F.dayofweek("start_time").alias("dow")))
@@ -75,8 +75,10 @@ def voice_monthly(cdr: DataFrame, month: str, call_types: Sequence[str], competi
     summary = calls.groupBy("subscriber_id").agg(*aggs)
 
     # The top inter-province long-distance peer province: where a migrant worker's calls go and come from.
+    # Ranked on whole seconds: sums of fractional minutes depend on the order of addition, and two
+    # provinces with the same time could swap places from one engine or partitioning to another.
     ld = (calls.where(F.col("call_type") == "LD_INTER")
-          .groupBy("subscriber_id", "peer_province").agg(F.sum("minutes").alias("m"))
+          .groupBy("subscriber_id", "peer_province").agg(F.sum("duration_sec").cast("long").alias("m"))
           .groupBy("subscriber_id")
           .agg(F.max_by("peer_province", F.struct("m", "peer_province")).alias("top_ld_province"),
                F.max("m").alias("_top_m"), F.sum("m").alias("_ld_m")))
