@@ -4,10 +4,11 @@ One row per subscriber alive at some point of the month. The churn probability i
 quantities that the extracts show *as they are* — the count of complaints (and how many unresolved),
 unsatisfied survey replies, calls to competitors' service numbers (and their rise), prepaid recharges
 (none = missed) and the balance level, a contract ending, short tenure, the month's ARPU decline, peers who
-churned (peers in the call circle who leave during the month) — plus a small hidden noise. The event generators then emit exactly those counts, so a model
-working on the extracts can recover most of the oracle's ranking. The drivers of month M set the
-probability of churning in month M+1 (people leave after a bad month, not during it), so the view of month
-M holds every cause the oracle uses for the label "churned in the next month".
+churned (peers in the call circle who leave during the month) — plus a small hidden noise. The event
+generators then emit exactly those counts, so a model working on the extracts can recover most of the
+oracle's ranking. The drivers of month M set the probability of churning in month M+1 (people leave after
+a bad month, not during it), so the view of month M holds every cause the oracle uses for the label
+"churned in the next month".
 
 State carried from month to month (in the previous month's row): plan, VIP level, VAS holdings, the
 usage level, the dissatisfaction process, last month's competitor calls and last month's churn risk.

@@ -285,7 +285,8 @@ class Ingestion:
         not dates)."""
         if not any(f.column == RATIO_COLUMN for f in outcome.failures):
             return ""
-        low, high = float(self.conf.get("ingest.row_count_min_ratio")), float(self.conf.get("ingest.row_count_max_ratio"))
+        low = float(self.conf.get("ingest.row_count_min_ratio"))
+        high = float(self.conf.get("ingest.row_count_max_ratio"))
         bad = [f"{r['batch_date']} ({r[RATIO_COLUMN]:.2f}x the previous batch)"
                for r in ratios.orderBy("batch_date").collect()
                if r[RATIO_COLUMN] is not None and not low <= r[RATIO_COLUMN] <= high]
