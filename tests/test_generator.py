@@ -188,7 +188,7 @@ def test_churn_risk_is_set_by_the_month_before(spark):
     assert (b.peers_churned > 0).mean() > 0.05          # churned neighbours do reach their circles
     circle = slots(p, s2.select("idx", "segment_idx", "member", "block", "pos", "group_size", "home_prov_idx")) \
         .where(F.col("kind").isin(*ON_NET)).select("idx", "peer_idx").toPandas()
-    circle["gone"] = circle.peer_idx.map(b.churned).fillna(False).astype(bool)
+    circle["gone"] = circle.peer_idx.map(b.churned).eq(True)    # peers gone before the month: NaN
     lost = circle.groupby("idx").gone.sum().reindex(b.index, fill_value=0)
     assert (lost == b.peers_churned).all()
     both = b.index.intersection(a.index[~a.churned & ~a.new_this_month])
