@@ -57,6 +57,11 @@ def propensity_logits(a) -> dict[str, Column]:
     }
 
 
+def _churn_draw(seed: int, idx: Column, month_index: int) -> Column:
+    """The subscriber-month's churn draw: one definition for the state and for the peers it is known to."""
+    return uniform(seed, "churn", idx, F.lit(month_index))
+
+
 def month_state(spark: SparkSession, p: Params, month: Month, prev: DataFrame | None,
                 churned_before: DataFrame | None, population: DataFrame | None = None) -> DataFrame:
     """All subscribers alive in ``month`` with the month's drivers, truth and churn draw.
@@ -79,7 +84,7 @@ def month_state(spark: SparkSession, p: Params, month: Month, prev: DataFrame | 
     # The first month has no last month: its churned peers count from the second month on.
     if prev is not None:
         churning = (prev.where(~F.col("churned"))
-                    .where(uniform(s, "churn", F.col("idx"), F.lit(m)) < sigmoid(F.col("risk_end")))
+                    .where(_churn_draw(s, F.col("idx"), m) < sigmoid(F.col("risk_end")))
                     .select(F.col("idx").alias("peer_idx")))
         circle = slots(p, pop.select("idx", "segment_idx", "member", "block", "pos", "group_size", "home_prov_idx"))
         lost = (circle.filter(F.col("kind").isin(*ON_NET))
@@ -192,7 +197,7 @@ def month_state(spark: SparkSession, p: Params, month: Month, prev: DataFrame | 
     df = df.select("*", churn_logit.alias("risk_end"))
     risk = F.coalesce(col("prev_risk_end"), col("risk_end"))
     p_churn = F.when(col("new_this_month"), 0.0).otherwise(sigmoid(risk))
-    churned = u("churn") < p_churn
+    churned = _churn_draw(s, idx, m) < p_churn
     churn_day = F.when(churned, F.lit(2) + F.floor(u("churn-day") * (month.days - 1)).cast("int"))
     df = df.select("*", stickiness.alias("true_stickiness"), p_churn.alias("true_churn_prob"),
                    churned.alias("churned"), churn_day.alias("churn_day"),
