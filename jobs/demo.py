@@ -48,11 +48,6 @@ def run(spark, conf, subscribers=20000, months=3, start_month="2024-01", seed=42
     if not (reuse and (Path(conf.path("landing.root")) / "_manifest.json").exists()):
         generate_sample_data.run(spark, conf, subscribers=subscribers, months=months, start_month=start_month,
                                  seed=seed)
-        # The generator counts rows with DataFrame.observe; in Spark 4.0 a session that has used an
-        # Observation can no longer run MLlib (Task not serializable: ObservationManager), so the pipeline
-        # continues in a new session on the same SparkContext (the caller's session is left as it is).
-        from inlife.session import fresh_session
-        spark = fresh_session(spark)
     month_list = [add_months(start_month, k) for k in range(months)]
 
     def train(result):

@@ -98,6 +98,17 @@ def test_manifest_matches_files(gen):
     assert sum(v for k, v in subs.items() if k != "duplicate") == 0
 
 
+def test_the_callers_session_can_still_train_after_generating(gen, spark):
+    """The writer counts rows with DataFrame.observe, which in Spark 4.0 leaves a session unable to run
+    MLlib ("Task not serializable: ObservationManager"); the generator works in a session of its own."""
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.linalg import Vectors
+
+    train = spark.createDataFrame([(Vectors.dense([float(x)]), float(x > 2)) for x in range(6)], ["features", "label"])
+    model = LogisticRegression(maxIter=5).fit(train)
+    assert model.transform(train).where("prediction = label").count() == 6
+
+
 def test_duplicates_are_exact_copies(gen):
     landing, _, _ = gen
     manifest = json.loads((landing / "_manifest.json").read_text(encoding="utf-8"))

@@ -4,7 +4,6 @@ lake and MLflow store, and fails on the first cell that raises."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -46,21 +45,6 @@ def demo(spark, base_conf, tmp_path_factory):
     assert demo_job.run(spark, conf, subscribers=SUBSCRIBERS, months=len(MONTHS), start_month=MONTHS[0],
                         models="churn") == 0
     print(f"\n[notebooks] demo with {SUBSCRIBERS} subscribers: {time.time() - started:.0f}s")
-    if registry.champion(registry.client(conf), "churn") is None:
-        # The demo reports a failed training and goes on. In a session that has run the generator, Spark 4.0
-        # cannot serialize a LogisticRegressionModel fitted there (its training summary holds the session,
-        # whose ObservationManager - set up by the generator's Observation - is not serializable), so train
-        # in a fresh process and redo, here, what the pipeline does after training for the last month.
-        from inlife.models.scoring import score_month
-        from inlife.rules.run import evaluate_month
-
-        print("[notebooks] the demo trained no churn champion: training it in a fresh process", flush=True)
-        sets = [arg for key, value in overrides.items() for arg in ("--set", f"{key}={value}")]
-        done = subprocess.run([sys.executable, "-m", "inlife.cli", "train", "--model", "churn", "--env", "test",
-                               *sets], capture_output=True, text=True, timeout=1800)
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-        score_month(spark, conf, MONTHS[-1])
-        evaluate_month(spark, conf, MONTHS[-1])
     assert registry.champion(registry.client(conf), "churn") is not None, "no churn champion to show"
     return conf, overrides
 

@@ -61,6 +61,12 @@ POPULATION_SQL = {"spark.sql.codegen.wholeStage": "true"}
 
 
 def generate(spark: SparkSession, conf: Config, p: Params) -> dict:
+    # The writer counts rows with DataFrame.observe. In Spark 4.0 a session that has used an Observation
+    # can no longer run MLlib (Task not serializable: ObservationManager), so the generator works in a
+    # session of its own on the same SparkContext and leaves the caller's session fit for training.
+    from inlife.session import fresh_session
+
+    spark = fresh_session(spark)
     contract = load_sources(conf)
     landing = Path(conf.path("landing.root"))
     truth_root = Path(conf.path("truth.root"))
