@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# Test processes side by side (pytest-xdist, one Spark driver each): most tests wait on driver-side
+# planning, Delta commits and JVM start-up rather than on both cores, so two workers nearly halve the suite.
+TEST_WORKERS ?= 2
 
 .PHONY: demo test test-fast bench mlflow-ui clean check-java check-python help
 
@@ -40,10 +43,10 @@ demo: check-java $(STAMP)
 	$(VENV)/bin/inlife demo
 
 test: check-java $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: check-java $(STAMP)
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not slow"
 
 bench: check-java $(STAMP)
 	$(PY) benchmarks/matrices.py --subscribers 1000000 --rules 10 --repeat 3

@@ -25,7 +25,7 @@ setup(
         "matplotlib>=3.8,<4",
     ],
     extras_require={
-        "dev": ["pytest>=8", "pytest-timeout>=2.3", "duckdb>=1.1", "nbclient>=0.10", "ipykernel>=6",
+        "dev": ["pytest>=8", "pytest-timeout>=2.3", "pytest-xdist>=3.5", "duckdb>=1.1", "nbclient>=0.10", "ipykernel>=6",
                 "nbformat>=5",
                 "psutil>=5.9"],   # benchmarks: peak memory of the generator's processes
         "delta-spark": ["delta-spark>=4.0,<4.1"],

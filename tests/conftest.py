@@ -63,3 +63,12 @@ def tables(spark, conf):
     from inlife.tables import Tables
 
     return Tables(spark, conf)
+
+
+# Modules whose fixtures take minutes go first: with pytest-xdist (`make test` runs two workers) a worker
+# takes a whole file at a time in collection order, so a long file that came last would run alone at the end.
+FIRST = ("test_notebooks.py",)
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: 0 if item.path.name in FIRST else 1)   # stable: keeps the order within each
