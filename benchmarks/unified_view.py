@@ -107,6 +107,7 @@ def main(argv=None) -> int:
     from inlife.session import build_session
     from inlife.sources import load_sources
     from inlife.tables import Between, Tables
+    from inlife.tables.delta_rs import file_uris
     from inlife.unified.build import build_view
     from inlife.unified.dictionary import dimensions
 
@@ -134,8 +135,7 @@ def main(argv=None) -> int:
 
     # -- the same in DuckDB over the same data files ----------------------------------------------------
     dt = deltalake.DeltaTable(str(lake / "raw" / "voice_cdr"))
-    files = dt.file_uris(partition_filters=[("batch_date", ">=", first.isoformat()),
-                                            ("batch_date", "<=", last.isoformat())])
+    files = file_uris(dt, [("batch_date", ">=", first.isoformat()), ("batch_date", "<=", last.isoformat())])
     con = duckdb.connect()
     con.execute("SET TimeZone = 'Asia/Shanghai'")
     con.execute(f"SET threads = {os.cpu_count()}")

@@ -68,6 +68,25 @@ def test_append_overwrite_and_versions(tables, spark):
     assert [h["version"] for h in tables.history(NAME)] == [2, 1, 0]
 
 
+
+def test_time_travel_goes_by_the_commit_timestamps_history_shows(spark, conf):
+    """delta-rs: deltalake's own timestamp lookup goes by the log files' modification times, which come a
+    little after the commit timestamps that history() reports; reading at the time history gives for a
+    version must give that version even when its log file was written late (here: 10 s late)."""
+    tables = Tables(spark, conf.with_overrides({"lake.engine": "delta-rs"}))
+    tables.append(NAME, months_frame(spark, "a"), partition_by=["month"])
+    tables.append(NAME, frame(spark, [(100, "2024-04", 1.0, "b")]))
+    log = os.path.join(tables.location(NAME), "_delta_log", f"{1:020d}.json")
+    st = os.stat(log)
+    os.utime(log, (st.st_atime + 10, st.st_mtime + 10))
+    v1 = next(h for h in tables.history(NAME) if h["version"] == 1)
+    assertDataFrameEqual(tables.read(NAME, timestamp=v1["timestamp"]), tables.read(NAME, version=1))
+    v0 = next(h for h in tables.history(NAME) if h["version"] == 0)
+    assertDataFrameEqual(tables.read(NAME, timestamp=v0["timestamp"]), months_frame(spark, "a"))
+    with pytest.raises(TableError, match="no version at"):
+        tables.read(NAME, timestamp=datetime(2000, 1, 1, tzinfo=timezone.utc))
+
+
 def test_overwrite_partitions_touches_only_its_partitions(tables, spark):
     tables.overwrite(NAME, months_frame(spark, "first"), partition_by=["month"])
     before = data_files(tables, NAME)

@@ -51,6 +51,16 @@ def _uri(path: str) -> str:
     return path
 
 
+def file_uris(dt, filters: list) -> list[str]:
+    """The table's data files matching (column, op, value) partition filters. deltalake 1.6 renamed the
+    argument (``partition_filters`` is deprecated there); older releases of the supported range only know
+    the old name."""
+    try:
+        return dt.file_uris(file_pruning_predicate=filters or None)
+    except TypeError:
+        return dt.file_uris(partition_filters=filters or None)
+
+
 def _is_local(path: str) -> bool:
     return path.startswith("/") or path.startswith("file:")
 
@@ -182,6 +192,22 @@ class DeltaRsEngine(base.Engine):
             })
         return out
 
+    @staticmethod
+    def _version_at(dt, timestamp):
+        """The latest version committed at or before ``timestamp``, by the commit timestamps that history()
+        shows. deltalake's own lookup goes by the log files' modification times, which come a little after
+        the commit's timestamp: asked for the time history gives for version N, it could answer N - 1."""
+        if not isinstance(timestamp, datetime):
+            return timestamp                       # a string: deltalake parses and resolves it
+        at = timestamp if timestamp.tzinfo else timestamp.replace(tzinfo=timezone.utc)
+        since = at - datetime(1970, 1, 1, tzinfo=timezone.utc)     # exact integers, no float rounding
+        at_us = (since.days * 86400 + since.seconds) * 1_000_000 + since.microseconds
+        versions = [h["version"] for h in dt.history()
+                    if h.get("timestamp") is not None and h["timestamp"] * 1000 <= at_us]
+        if not versions:
+            raise ValueError(f"the first commit is after {timestamp}")
+        return max(versions)
+
     # -- create ---------------------------------------------------------------------------------------
     def create(self, path: str, label: str, schema: StructType, partition_by: Sequence[str]) -> CommitResult:
         dl = _deltalake()
@@ -200,7 +226,7 @@ class DeltaRsEngine(base.Engine):
         dt = self._table(path, label, version)
         if timestamp is not None:
             try:
-                dt.load_as_version(timestamp)
+                dt.load_as_version(self._version_at(dt, timestamp))
             except Exception as exc:
                 raise TableError(f"table {label}: no version at {timestamp}: {exc}") from None
         self._check_readable(dt, label)
@@ -219,7 +245,7 @@ class DeltaRsEngine(base.Engine):
                     filters.append((k, "in", sorted(str(x) for x in v)))
                 else:
                     filters.append((k, "=", str(v)))
-        files = dt.file_uris(partition_filters=filters)
+        files = file_uris(dt, filters)
         if not files:
             return self.spark.createDataFrame([], schema)
         root = _uri(path).rstrip("/")
@@ -234,7 +260,7 @@ class DeltaRsEngine(base.Engine):
     def _read_by_partition_groups(self, dt, root, schema, part_cols, filters) -> DataFrame:
         """Files not laid out as ``col=value`` folders: scan each partition's files, add its values."""
         actions = dt.get_add_actions(flatten=True).to_pylist()
-        wanted = {f.split("/")[-1] for f in dt.file_uris(partition_filters=filters)}
+        wanted = {f.split("/")[-1] for f in file_uris(dt, filters)}
         groups: dict[tuple, list[str]] = {}
         for a in actions:
             if a["path"].split("/")[-1] in wanted:
