@@ -148,28 +148,29 @@ def test_churners_stop_and_show_churned(gen, spark):
     assert all(last[s] == "CHURNED" for s in churn_date)
 
 
-def test_deterministic_and_seed_sensitive(gen, spark, base_conf, tmp_path):
+def test_deterministic_seed_sensitive_and_gbk(gen, spark, base_conf, tmp_path):
+    """The same arguments give the same lines; another seed gives other lines. The other-seed run is also
+    the GBK one (one generation fewer): its files do not decode as UTF-8 and hold the Chinese names in GBK."""
     landing, _, _ = gen
     again = _run(spark, base_conf, tmp_path / "again")
-    other = _run(spark, base_conf, tmp_path / "other", seed=SEED + 1)
+    other = _run(spark, base_conf, tmp_path / "other", seed=SEED + 1, encoding="GBK")
+    other_landing = Path(other.path("landing.root"))
     for name in ("voice_cdr", "subscribers", "billing", "service_contacts"):
         a = sorted(_lines(landing / name))
         b = sorted(_lines(Path(again.path("landing.root")) / name))
-        c = sorted(_lines(Path(other.path("landing.root")) / name))
+        c = sorted(_lines(other_landing / name, encoding="gbk"))
         assert a == b, name
         assert a != c, name
 
-
-def test_gbk_encoding(spark, base_conf, tmp_path):
-    conf = _run(spark, base_conf, tmp_path, encoding="GBK", rate=0.0)
-    landing = Path(conf.path("landing.root"))
-    raw = next((landing / "subscribers" / "2024-02-01").glob("*.csv")).read_bytes()
+    raw = next((other_landing / "subscribers" / "2024-02-01").glob("*.csv")).read_bytes()
     with pytest.raises(UnicodeDecodeError):
         raw.decode("utf-8")
     text = raw.decode("gbk")
     assert "神州行" in text or "全球通" in text or "动感地带" in text
-    gz = next(f for f in (landing / "voice_cdr" / "2024-02-10").glob("*.gz") if f.stat().st_size > 40)
-    assert gzip.open(gz, "rt", encoding="gbk").readline().count("|") == 9
+    gz = next(f for f in (other_landing / "voice_cdr" / "2024-02-10").glob("*.gz") if f.stat().st_size > 40)
+    fields = [ln.count("|") for ln in gzip.open(gz, "rt", encoding="gbk").read().splitlines()]
+    # 2 % of the lines are planted defects, some with a field too many or too few
+    assert fields.count(9) >= 0.95 * len(fields), fields[:20]
 
 
 def test_churn_risk_is_set_by_the_month_before(spark):
