@@ -2,9 +2,10 @@
 
     .venv/bin/python benchmarks/generate_and_ingest.py --subscribers 100000 [--months 1] [--reuse]
 
-Prints one JSON object: rows per raw and quarantine table, seconds and peak resident memory of generation,
-seconds of ingestion (build and validation apart), the plain read-and-write of the same files to Parquet,
-and ingestion / plain copy.
+Prints one JSON object: rows per raw and quarantine table, where they disagree with the generator's manifest
+(``mismatches_with_manifest``: {} when every planted bad row is in quarantine under its kind), seconds and
+peak resident memory of generation, seconds of ingestion (build and validation apart), the plain
+read-and-write of the same files to Parquet, and ingestion / plain copy.
 """
 from __future__ import annotations
 
@@ -38,6 +39,27 @@ def peak_rss(proc: subprocess.Popen, every: float = 0.5) -> dict:
             pass                 # a process ended between the listing and the reading
         time.sleep(every)
     return {k: round(v / 2**30, 2) for k, v in peaks.items()}
+
+
+def against_manifest(landing: Path, lake: Path) -> dict:
+    """Per source where the tables disagree with the generator's manifest: quarantined rows per kind, and
+    raw rows = lines - bad rows. Read with deltalake after the timings ({} when everything agrees)."""
+    from collections import Counter
+
+    import deltalake
+
+    manifest = json.loads((landing / "_manifest.json").read_text(encoding="utf-8"))
+    out = {}
+    for source, planted in manifest["sources"].items():
+        expected = {k: v for k, v in planted["bad"].items() if v}
+        q = lake / "quarantine" / source
+        got = dict(Counter(deltalake.DeltaTable(str(q)).to_pyarrow_table(columns=["reason"]).column("reason")
+                           .to_pylist())) if (q / "_delta_log").exists() else {}
+        raw = deltalake.DeltaTable(str(lake / "raw" / source)).to_pyarrow_dataset().count_rows()
+        if got != expected or raw != planted["lines"] - planted["bad_rows"]:
+            out[source] = {"quarantined": got, "planted": expected, "raw": raw,
+                           "expected_raw": planted["lines"] - planted["bad_rows"]}
+    return out
 
 
 def main(argv=None) -> int:
@@ -111,6 +133,7 @@ def main(argv=None) -> int:
                             "quarantine": sum(t["quarantined"].values()), "late": t["late"]}
     out = {
         "subscribers": args.subscribers, "months": args.months, "batches": len(dates),
+        "mismatches_with_manifest": against_manifest(landing, lake),
         "cores": os.cpu_count(), "rows": tables,
         "rows_total": sum(t["read"] for t in tables.values()),
         "generation_seconds": gen_seconds,
