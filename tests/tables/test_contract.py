@@ -68,7 +68,6 @@ def test_append_overwrite_and_versions(tables, spark):
     assert [h["version"] for h in tables.history(NAME)] == [2, 1, 0]
 
 
-
 def test_time_travel_goes_by_the_commit_timestamps_history_shows(spark, conf):
     """delta-rs: deltalake's own timestamp lookup goes by the log files' modification times, which come a
     little after the commit timestamps that history() reports; reading at the time history gives for a
