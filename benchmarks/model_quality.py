@@ -1,6 +1,6 @@
 """Benchmark: the churn model against the oracle — the generator's true probabilities.
 
-    .venv/bin/python benchmarks/model_quality.py --subscribers 100000 [--months 4] [--reuse]
+    .venv/bin/python benchmarks/model_quality.py --subscribers 100000 [--months 4] [--reuse] [--no-validation]
 
 Generates data (or reuses build/bench/<N>x<M>), runs the pipeline up to the view and outcomes for every
 month, trains the churn model (conf/models/churn.yaml: validated on the last labelled month), and scores the
@@ -30,15 +30,20 @@ def main(argv=None) -> int:
     p.add_argument("--workdir", default=None)
     p.add_argument("--reuse", action="store_true", help="reuse generated data and built tables")
     p.add_argument("--model", default="churn")
+    p.add_argument("--no-validation", action="store_true",
+                   help="skip Great Expectations in ingestion and the view builds (they do not change the data, "
+                        "only the time: for large runs where model quality is what is measured)")
     args = p.parse_args(argv)
     work = Path(args.workdir or ROOT / "build" / "bench" / f"{args.subscribers}x{args.months}").resolve()
-    result: dict = {"subscribers": args.subscribers, "months": args.months, "model": args.model}
+    result: dict = {"subscribers": args.subscribers, "months": args.months, "model": args.model,
+                    "validation": not args.no_validation}
 
     if not (args.reuse and (work / "lake" / "raw" / "voice_cdr" / "_delta_log").exists()):
         # stdout carries the JSON; stderr (progress) passes through
         out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "generate_and_ingest.py"),
                               "--subscribers", str(args.subscribers), "--months", str(args.months),
-                              "--workdir", str(work)], check=True, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+                              "--workdir", str(work), *(["--no-validation"] if args.no_validation else [])],
+                             check=True, stdout=subprocess.PIPE, text=True, cwd=ROOT)
         result["generate_and_ingest"] = json.loads(out.stdout.strip().splitlines()[-1])
 
     from pyspark.sql import functions as F
@@ -54,7 +59,8 @@ def main(argv=None) -> int:
     conf = load_config("local", overrides=[
         f"lake.root={work / 'lake'}", f"landing.root={work / 'landing'}", f"truth.root={work / 'truth'}",
         f"quality.data_docs_dir={work / 'data_docs'}", "spark.show_console_progress=false",
-        f"mlflow.tracking_uri=sqlite:///{work / 'mlflow.db'}", f"mlflow.artifact_location={work / 'mlartifacts'}"])
+        f"mlflow.tracking_uri=sqlite:///{work / 'mlflow.db'}", f"mlflow.artifact_location={work / 'mlartifacts'}",
+        f"quality.enabled={'false' if args.no_validation else 'true'}"])
     spark = build_session(conf, app_name="inlife-bench-model")
     tables = Tables(spark, conf)
     months = sorted({r.m for r in tables.read("raw.billing").selectExpr("bill_month as m").distinct().collect()})
