@@ -105,6 +105,29 @@ def test_every_bad_row_kind_lands_in_quarantine(spark, conf, tables):
     assertDataFrameEqual(kept, [(1, "13900000001", 0.5), (2, "13900000002", 0.5)], checkRowOrder=False)
 
 
+def test_unknown_subscriber_check_broadcasts_up_to_the_configured_size(spark, conf, tables):
+    """Up to ingest.broadcast_known_max known subscribers the check ships them to the tasks (no shuffle of the
+    records), above it a shuffle join; both classify alike. Spark's own broadcast is off here, so the plan
+    shows the setting's choice."""
+    from inlife.ingest import landing
+
+    _seed_subscribers(spark, conf, ids=(1, 2))
+    write_batch(conf, "voice_cdr", "2024-01-01", [voice(1, "13900000001", "20240101083000"),
+                                                   voice(999, "13900000002", "20240101083000")])
+    old = spark.conf.get("spark.sql.autoBroadcastJoinThreshold")
+    spark.conf.set("spark.sql.autoBroadcastJoinThreshold", "-1")
+    try:
+        for limit, broadcast in ((2, True), (1, False)):
+            ing = Ingestion(spark, conf.with_overrides({"ingest.broadcast_known_max": limit}))
+            src = ing.contract["voice_cdr"]
+            df = ing.classified(src, landing.list_batch_files(spark, conf.path("landing.root"), "voice_cdr", D1))
+            plan = df._jdf.queryExecution().executedPlan().toString()
+            assert ("BroadcastHashJoin" in plan) is broadcast, plan
+            assert sorted((r.subscriber_id, r.reason) for r in df.collect()) == [(1, None), (999, "unknown_subscriber")]
+    finally:
+        spark.conf.set("spark.sql.autoBroadcastJoinThreshold", old)
+
+
 def test_csv_source_codes_dates_and_duplicates(spark, conf, tables):
     _seed_subscribers(spark, conf, ids=(1,))
     header_ok = ["101,1,PREPAY100_260,预存100元送260元话费,ZERO_ONE,2023-02-01,2025-01-31,100.0"]

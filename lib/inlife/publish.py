@@ -21,12 +21,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 
 from inlife.config import Config
 from inlife.progress import stage
 from inlife.quality import QualityError, Validator
+from inlife.session import CACHE
 from inlife.tables import OVERWRITE_PARTITIONS, CommitResult, StagedWrite, Tables
 
 
@@ -68,7 +68,7 @@ class Publication:
              parameters: dict[str, Any] | None, validate: bool) -> Published:
         started = time.time()
         with stage(f"{table}", self.conf) as st:
-            df = df.persist(StorageLevel.MEMORY_AND_DISK)
+            df = df.persist(CACHE)
             try:
                 df.count()   # the build, into the cache: outside the validator's turn, and timed apart
                 validation_seconds, skipped = 0.0, []

@@ -24,7 +24,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -33,6 +32,7 @@ from inlife.errors import InlifeError
 from inlife.ingest import landing, transform
 from inlife.ingest.suites import RATIO_COLUMN
 from inlife.progress import stage
+from inlife.session import CACHE
 from inlife.sources import Source, SourceContract, load_sources
 from inlife.tables import OVERWRITE_PARTITIONS, Tables
 
@@ -125,7 +125,7 @@ class Ingestion:
             from inlife.quality import Validator
             validator = Validator.shared(conf)
         self.validator = validator
-        self._known: tuple[int, DataFrame] | None = None
+        self._known: tuple[int, DataFrame, int] | None = None
         self._known_lock = threading.Lock()
 
     def encoding(self, src: Source) -> str:
@@ -171,11 +171,12 @@ class Ingestion:
         return reports
 
     # -- one source ---------------------------------------------------------------------------------------
-    def known_subscribers(self) -> DataFrame:
+    def known_subscribers(self) -> tuple[DataFrame, int]:
+        """raw.subscribers' distinct ids (cached while the table's version stays) and how many there are."""
         with self._known_lock:
             return self._known_subscribers()
 
-    def _known_subscribers(self) -> DataFrame:
+    def _known_subscribers(self) -> tuple[DataFrame, int]:
         name = "raw.subscribers"
         if not self.tables.exists(name):
             raise IngestError(f"{name} does not exist: ingest subscribers first (sources.yaml order)")
@@ -183,15 +184,17 @@ class Ingestion:
         if self._known is None or self._known[0] != version:
             if self._known is not None:
                 self._known[1].unpersist()
-            df = self.tables.read(name).select("subscriber_id").distinct().persist(StorageLevel.MEMORY_AND_DISK)
-            self._known = (version, df)
-        return self._known[1]
+            df = self.tables.read(name).select("subscriber_id").distinct().persist(CACHE)
+            self._known = (version, df, df.count())
+        return self._known[1], self._known[2]
 
     def classified(self, src: Source, files: list[landing.LandingFile]) -> DataFrame:
         lines = transform.without_headers(landing.read_lines(self.spark, files, self.encoding(src)), src)
         df = transform.classify(lines, src, self.contract)
         if src.subscriber_key:
-            df = transform.with_known_subscribers(df, src, self.known_subscribers())
+            known, n = self.known_subscribers()
+            df = transform.with_known_subscribers(df, src, known,
+                                                  broadcast=n <= int(self.conf.get("ingest.broadcast_known_max")))
         df = transform.with_duplicates(df, src)
         return transform.compact(df)
 
@@ -201,7 +204,7 @@ class Ingestion:
         report = SourceReport(src.name, [])
         raw_name, q_name = f"raw.{src.name}", f"quarantine.{src.name}"
         staged = []
-        cached = self.classified(src, files).persist(StorageLevel.MEMORY_AND_DISK)
+        cached = self.classified(src, files).persist(CACHE)
         try:
             with stage(f"ingest {src.name} {label}", self.conf) as st:
                 stats = transform.batch_stats(cached).collect()

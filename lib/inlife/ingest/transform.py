@@ -147,8 +147,12 @@ def classify(lines: DataFrame, source: Source, contract: SourceContract) -> Data
                               detail.alias("detail"), "late")
 
 
-def with_known_subscribers(df: DataFrame, source: Source, known: DataFrame | None) -> DataFrame:
-    """Mark rows whose subscriber key is not among ``known`` (one column, subscriber_id) as unknown_subscriber."""
+def with_known_subscribers(df: DataFrame, source: Source, known: DataFrame | None,
+                           broadcast: bool = False) -> DataFrame:
+    """Mark rows whose subscriber key is not among ``known`` (one column, subscriber_id) as unknown_subscriber.
+
+    ``broadcast``: ship ``known`` to every task instead of shuffling the records by subscriber (a month of
+    CDR is far larger than the subscriber list; Spark broadcasts on its own only below 10 MB by estimate)."""
     key = source.subscriber_key
     if not key:
         return df
@@ -157,7 +161,7 @@ def with_known_subscribers(df: DataFrame, source: Source, known: DataFrame | Non
         joined = df
     else:
         k = known.select(F.col("subscriber_id").alias("_known_id")).distinct()
-        joined = df.join(k, df[key] == k["_known_id"], "left")
+        joined = df.join(F.broadcast(k) if broadcast else k, df[key] == k["_known_id"], "left")
         hit = F.col("_known_id").isNotNull()
     unknown = F.col("reason").isNull() & ~hit
     return joined.select(

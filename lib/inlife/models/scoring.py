@@ -24,7 +24,6 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -37,6 +36,7 @@ from inlife.models.spec import Spec, load_spec, spec_names
 from inlife.progress import stage
 from inlife.publish import Publication
 from inlife.scores.schemas import MODEL_SCORES
+from inlife.session import CACHE
 from inlife.tables import Tables
 
 TABLE = "scores.model_scores"
@@ -136,7 +136,7 @@ def _score_table(conf, tables, table, mcol, keys, month, group: list[Champion]):
         pcol = f"_p{i}"
         cur = ch.model.transform(cur).select(*needed, *pcols, probability(ch.spec.name).alias(pcol))
         pcols.append(pcol)
-    wide = cur.persist(StorageLevel.MEMORY_AND_DISK)
+    wide = cur.persist(CACHE)
 
     with stage(f"score {table} {month}", conf) as st:
         cuts = wide.approxQuantile(pcols, [k / 10 for k in range(9, 0, -1)], 0.001)  # also fills the cache

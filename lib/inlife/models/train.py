@@ -19,7 +19,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pyspark import StorageLevel
 from pyspark.sql import functions as F
 
 from inlife.config import Config
@@ -33,6 +32,7 @@ from inlife.models.metrics import binary_metrics, clean, curves, group_metrics, 
 from inlife.models.plots import write_plots
 from inlife.models.spec import FeaturePlan, Spec, check_against_tables, load_spec
 from inlife.progress import stage
+from inlife.session import CACHE
 from inlife.tables import Tables
 
 
@@ -110,9 +110,9 @@ def train_model(spark, conf: Config, model: str | Path, tables: Tables | None = 
     # models.rows_per_partition rows per partition (coalesce: no shuffle).
     per_part = max(1, int(conf.get("models.rows_per_partition")))
     train = train_raw.withColumn(WEIGHT, F.when(F.col(LABEL) == 1, w1).otherwise(w0))
-    train = train.coalesce(max(1, math.ceil(n / per_part))).persist(StorageLevel.MEMORY_AND_DISK)
+    train = train.coalesce(max(1, math.ceil(n / per_part))).persist(CACHE)
     valid = valid_full.select(*keep, LABEL, HIGH_VALUE)
-    valid = valid.coalesce(max(1, math.ceil(n / per_part))).persist(StorageLevel.MEMORY_AND_DISK)
+    valid = valid.coalesce(max(1, math.ceil(n / per_part))).persist(CACHE)
     try:
         vn = valid.agg(F.count(F.lit(1)).alias("n"), F.sum(LABEL).alias("pos")).first()
         if not vn["n"] or not vn["pos"] or vn["pos"] == vn["n"]:
