@@ -128,6 +128,48 @@ def test_unknown_subscriber_check_broadcasts_up_to_the_configured_size(spark, co
         spark.conf.set("spark.sql.autoBroadcastJoinThreshold", old)
 
 
+def test_classified_rows_are_partitioned_by_landing_bytes_and_natural_key(spark, conf, tables):
+    """Many landing bytes: more partitions than the session's shuffle partitions (each is one cached block),
+    with the same rows. The rows are hash-partitioned by the natural-key struct that the raw suite's
+    uniqueness check counts over, so the check needs no shuffle of its own."""
+    from pyspark.sql import Window
+
+    from inlife.ingest import landing, transform
+    from inlife.ingest.suites import raw_suite
+    from inlife.session import CACHE
+
+    _seed_subscribers(spark, conf, ids=(1, 2))
+    write_batch(conf, "voice_cdr", "2024-01-01", [voice(1, f"139000000{i:02d}", "20240101083000") for i in range(30)]
+                + [voice(1, "13900000001", "20240101083000", charge="0.7")])
+    files = landing.list_batch_files(spark, conf.path("landing.root"), "voice_cdr", D1)
+    results = {}
+    for per_partition in (10**9, -(-sum(f.size for f in files) // 20)):
+        ing = Ingestion(spark, conf.with_overrides({"ingest.bytes_per_partition": per_partition}))
+        df = ing.classified(ing.contract["voice_cdr"], files)
+        results[per_partition] = (df.rdd.getNumPartitions(),
+                                  sorted((r.peer_number, r.charge, r.reason or "") for r in df.collect()))
+        src = ing.contract["voice_cdr"]
+        [unique] = [e for e in raw_suite(src, ing.contract)["expectations"]
+                    if e["type"] == "expect_compound_columns_to_be_unique"]
+        # Great Expectations' Spark form of the check (compound_columns_unique.py): count over a window
+        # partitioned by F.struct(*column_list), on the raw rows of the cached frame.
+        cached = df.persist(CACHE)
+        try:
+            check = transform.raw_rows(cached, src).select(
+                F.count(F.lit(1)).over(Window.partitionBy(F.struct(*unique["kwargs"]["column_list"]))).alias("n"))
+            most = check.agg(F.max("n"))
+            assert most.first()[0] == 1
+            # above the cache (its own plan, with the repartition, is printed under InMemoryRelation)
+            plan = most._jdf.queryExecution().executedPlan().toString().split("InMemoryRelation")[0]
+            assert "InMemoryTableScan" in plan and "Exchange hashpartitioning" not in plan, plan
+        finally:
+            cached.unpersist()
+    (n_default, rows_default), (n_many, rows_many) = results.values()
+    assert n_many == 20 and n_default < 20
+    assert rows_many == rows_default
+    assert [r for r in rows_default if r[2]] == [("13900000001", 0.7, "duplicate")]
+
+
 def test_csv_source_codes_dates_and_duplicates(spark, conf, tables):
     _seed_subscribers(spark, conf, ids=(1,))
     header_ok = ["101,1,PREPAY100_260,预存100元送260元话费,ZERO_ONE,2023-02-01,2025-01-31,100.0"]
