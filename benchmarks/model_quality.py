@@ -42,7 +42,8 @@ def main(argv=None) -> int:
         # stdout carries the JSON; stderr (progress) passes through
         out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "generate_and_ingest.py"),
                               "--subscribers", str(args.subscribers), "--months", str(args.months),
-                              "--workdir", str(work), *(["--no-validation"] if args.no_validation else [])],
+                              "--workdir", str(work), *(["--no-validation"] if args.no_validation else []),
+                              *(["--reuse"] if args.reuse else [])],
                              check=True, stdout=subprocess.PIPE, text=True, cwd=ROOT)
         result["generate_and_ingest"] = json.loads(out.stdout.strip().splitlines()[-1])
 
