@@ -200,9 +200,9 @@ class Ingestion:
 
     def partitions(self, files: list[landing.LandingFile]) -> int | None:
         """Partitions for the classified rows when the landing bytes call for more than the session's
-        shuffle partitions, else None. Each partition becomes one cached block: a month of 1M subscribers'
-        voice CDR read for three months at once (90M rows in 8 partitions) ran out of a 4 GB heap when a
-        1 GB block came back from disk."""
+        shuffle partitions, else None. Each partition becomes one cached block: three months of 1M
+        subscribers' voice CDR read at once (90M rows in 8 partitions, ~11M rows a block) ran out of a 4 GB
+        heap while a block was read back from disk."""
         wanted = math.ceil(sum(f.size for f in files) / int(self.conf.get("ingest.bytes_per_partition")))
         return wanted if wanted > int(self.spark.conf.get("spark.sql.shuffle.partitions")) else None
 
