@@ -1,6 +1,7 @@
 """Benchmark: generate (or reuse) landing data, ingest every source, and compare with a plain Spark copy.
 
     .venv/bin/python benchmarks/generate_and_ingest.py --subscribers 100000 [--months 1] [--reuse]
+        [--no-validation] [--no-plain-copy] [--generate-only]
 
 Prints one JSON object: rows per raw and quarantine table, where they disagree with the generator's manifest
 (``mismatches_with_manifest``: {} when every planted bad row is in quarantine under its kind), seconds and

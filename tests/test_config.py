@@ -100,3 +100,15 @@ def test_with_overrides_is_validated(base_conf):
     assert base_conf.with_overrides({"spark.shuffle_partitions": 2}).get("spark.shuffle_partitions") == 2
     with pytest.raises(ConfigError, match="unknown key 'spark.nope'"):
         base_conf.with_overrides({"spark.nope": 1})
+
+
+def test_a_source_without_a_natural_key_is_refused_naming_it(conf_dir):
+    """The duplicate check keys on the natural key: an empty one would make a whole batch one key."""
+    from inlife.sources import load_sources_file
+
+    path = conf_dir / "sources.yaml"
+    contract = yaml.safe_load(path.read_text(encoding="utf-8"))
+    contract["sources"]["voice_cdr"]["natural_key"] = []
+    write(path, contract)
+    with pytest.raises(ConfigError, match=r"sources\.yaml: sources\.voice_cdr\.natural_key: empty"):
+        load_sources_file(path)

@@ -1,6 +1,7 @@
 """Ingestion: typing, every bad-row kind, idempotent reruns, validation and error paths (real Spark, Delta, GX)."""
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
@@ -124,6 +125,7 @@ def test_unknown_subscriber_check_broadcasts_up_to_the_configured_size(spark, co
             plan = df._jdf.queryExecution().executedPlan().toString()
             assert ("BroadcastHashJoin" in plan) is broadcast, plan
             assert sorted((r.subscriber_id, r.reason) for r in df.collect()) == [(1, None), (999, "unknown_subscriber")]
+            ing.release()
     finally:
         spark.conf.set("spark.sql.autoBroadcastJoinThreshold", old)
 
@@ -145,27 +147,38 @@ def test_classified_rows_are_partitioned_by_landing_bytes_and_natural_key(spark,
     results = {}
     for per_partition in (10**9, -(-sum(f.size for f in files) // 20)):
         ing = Ingestion(spark, conf.with_overrides({"ingest.bytes_per_partition": per_partition}))
-        df = ing.classified(ing.contract["voice_cdr"], files)
-        results[per_partition] = (df.rdd.getNumPartitions(),
-                                  sorted((r.peer_number, r.charge, r.reason or "") for r in df.collect()))
         src = ing.contract["voice_cdr"]
+        df = ing.classified(src, files)
+        results[per_partition] = (df.rdd.getNumPartitions(), ing.partitions(files),
+                                  sorted((r.peer_number, r.charge, r.reason or "") for r in df.collect()))
         [unique] = [e for e in raw_suite(src, ing.contract)["expectations"]
                     if e["type"] == "expect_compound_columns_to_be_unique"]
         # Great Expectations' Spark form of the check (compound_columns_unique.py): count over a window
-        # partitioned by F.struct(*column_list), on the raw rows of the cached frame.
+        # partitioned by F.struct(*column_list), on the frame the pipeline validates (raw rows of the cached
+        # frame with the batch-size ratios joined).
         cached = df.persist(CACHE)
         try:
-            check = transform.raw_rows(cached, src).select(
+            ratios = ing._ratios(src, "raw.voice_cdr", ing._check(src, files, transform.batch_stats(cached).collect()))
+            frame = transform.raw_rows(cached, src).join(F.broadcast(ratios), "batch_date", "left")
+            check = frame.select(
                 F.count(F.lit(1)).over(Window.partitionBy(F.struct(*unique["kwargs"]["column_list"]))).alias("n"))
             most = check.agg(F.max("n"))
             assert most.first()[0] == 1
-            # above the cache (its own plan, with the repartition, is printed under InMemoryRelation)
-            plan = most._jdf.queryExecution().executedPlan().toString().split("InMemoryRelation")[0]
-            assert "InMemoryTableScan" in plan and "Exchange hashpartitioning" not in plan, plan
+            above, below = most._jdf.queryExecution().executedPlan().toString().split("InMemoryRelation", 1)
+            # above the cache: no shuffle for the check; in the cached plan: the duplicate check's, only
+            assert "InMemoryTableScan" in above and "Exchange hashpartitioning" not in above, above
+            # (the plan prints both its final and initial forms, and the known ids' cached distinct)
+            keys = re.findall(r"Exchange hashpartitioning\((struct\([^)]*\)|[\w#]+)", below)
+            assert {k.split("#")[0] for k in keys} <= {"struct(subscriber_id, subscriber_id", "subscriber_id",
+                                                        "_known_id"}, keys
+            assert any(k.startswith("struct(") for k in keys), below
         finally:
             cached.unpersist()
-    (n_default, rows_default), (n_many, rows_many) = results.values()
-    assert n_many == 20 and n_default < 20
+            ing.release()
+    (n_default, wanted_default, rows_default), (n_many, wanted_many, rows_many) = results.values()
+    shuffle_partitions = int(spark.conf.get("spark.sql.shuffle.partitions"))
+    assert wanted_default is None and n_default <= shuffle_partitions
+    assert wanted_many > shuffle_partitions and n_many == wanted_many
     assert rows_many == rows_default
     assert [r for r in rows_default if r[2]] == [("13900000001", 0.7, "duplicate")]
 

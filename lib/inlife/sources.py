@@ -111,6 +111,9 @@ def load_sources_file(path: str | Path) -> SourceContract:
             raise ConfigError(f"{where}.format: {src.format!r} is not one of {sorted(FORMATS)}")
         if src.cadence not in CADENCES:
             raise ConfigError(f"{where}.cadence: {src.cadence!r} is not one of {sorted(CADENCES)}")
+        if not src.natural_key:
+            # the duplicate check keys on it: without one, a whole batch would be one key
+            raise ConfigError(f"{where}.natural_key: empty; name the columns that identify a record")
         names = src.column_names
         for key in list(src.natural_key) + [src.event_time] + ([src.subscriber_key] if src.subscriber_key else []):
             if key not in names:

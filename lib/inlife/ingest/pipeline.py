@@ -132,6 +132,20 @@ class Ingestion:
         return self.conf.get("landing.encoding") or src.encoding
 
     def run(self, source: str, dates: list[date]) -> list[SourceReport]:
+        try:
+            return self._run(source, dates)
+        finally:
+            self.release()
+
+    def release(self):
+        """Unpersist the cached known-subscriber ids (a session that ingests and then builds the view needs
+        the memory back)."""
+        with self._known_lock:
+            if self._known is not None:
+                self._known[1].unpersist()
+                self._known = None
+
+    def _run(self, source: str, dates: list[date]) -> list[SourceReport]:
         work = plan(self.contract, source, dates)
         files = {}
         with stage("ingest preflight", self.conf) as st:
@@ -203,7 +217,10 @@ class Ingestion:
         shuffle partitions, else None. Each partition becomes one cached block: three months of 1M
         subscribers' voice CDR read at once (90M rows in 8 partitions, ~11M rows a block) ran out of a 4 GB
         heap while a block was read back from disk."""
-        wanted = math.ceil(sum(f.size for f in files) / int(self.conf.get("ingest.bytes_per_partition")))
+        per = int(self.conf.get("ingest.bytes_per_partition"))
+        if per <= 0:
+            raise IngestError(f"ingest.bytes_per_partition must be a positive number of bytes, not {per}")
+        wanted = math.ceil(sum(f.size for f in files) / per)
         return wanted if wanted > int(self.spark.conf.get("spark.sql.shuffle.partitions")) else None
 
     def ingest_source(self, src: Source, batches: list[date], files: list[landing.LandingFile]) -> SourceReport:
