@@ -12,6 +12,7 @@ Targets (issue 5): ratio >= 0.97 and top-decile lift >= 3 at 100k subscribers.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -67,12 +68,14 @@ def main(argv=None) -> int:
     months = sorted({r.m for r in tables.read("raw.billing").selectExpr("bill_month as m").distinct().collect()})
     if not (args.reuse and tables.exists("unified.outcomes")):
         started = time.time()
-        for m in months:
-            run_month(spark, conf, m, ingest=False, score=False, rules=False)
+        with contextlib.redirect_stdout(sys.stderr):   # the pipeline's progress; stdout carries the JSON
+            for m in months:
+                run_month(spark, conf, m, ingest=False, score=False, rules=False)
         result["pipeline_seconds"] = round(time.time() - started, 1)
 
     started = time.time()
-    res = train_model(spark, conf, args.model)
+    with contextlib.redirect_stdout(sys.stderr):
+        res = train_model(spark, conf, args.model)
     result["training_seconds"] = round(time.time() - started, 1)
     result.update(version=res.version, alias=res.alias, algorithm=res.algorithm)
 
