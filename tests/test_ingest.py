@@ -183,6 +183,33 @@ def test_classified_rows_are_partitioned_by_landing_bytes_and_natural_key(spark,
     assert [r for r in rows_default if r[2]] == [("13900000001", 0.7, "duplicate")]
 
 
+def test_ingestion_leaves_nothing_cached(spark, conf, tables):
+    """The classified rows and the known subscriber ids are released, and Great Expectations keeps no copy of
+    the frames it validated (by default it persists each one and never lets go)."""
+    _subscribers(conf, ids=(1, 2))
+    write_batch(conf, "voice_cdr", "2024-01-01", [voice(1, "139", "20240101080000")])
+    _ingest(spark, conf, "subscribers", D1)
+    _ingest(spark, conf, "voice_cdr", D1)
+    assert spark._jsparkSession.sharedState().cacheManager().isEmpty()
+    assert spark.sparkContext._jsc.getPersistentRDDs().isEmpty()
+
+
+def test_line_endings_and_empty_lines(spark, conf, tables):
+    """UTF-8 files go through the text reader: CRLF line ends are not part of the last field, empty lines
+    are not records, and a line that is not UTF-8 is still caught by the full read."""
+    _seed_subscribers(spark, conf, ids=(1, 2))
+    lines = [voice(1, "139", "20240101080000", cell="C7"), voice(2, "138", "20240101090000", cell="C8")]
+    write_batch(conf, "voice_cdr", "2024-01-01", [],
+                raw=("\r\n".join([lines[0], "", lines[1]]) + "\r\n\r\n").encode())
+    [rep] = _ingest(spark, conf, "voice_cdr", D1)
+    assert (rep.batches[0].rows_read, rep.batches[0].rows_written) == (2, 2)
+    assert sorted(r.cell_id for r in tables.read("raw.voice_cdr").collect()) == ["C7", "C8"]
+    body = "".join(voice(1, f"13{i}", "20240102080000") + "\n" for i in range(5)).encode()
+    path = write_batch(conf, "voice_cdr", "2024-01-02", [], raw=body + voice(2, "137", "20240102080000", province="温州").encode("gbk"))
+    with pytest.raises(LandingError, match=rf"file .*{path.name} is not UTF-8: 1 line\(s\) hold"):
+        _ingest(spark, conf, "voice_cdr", D2, **{"ingest.preflight_lines": 3})
+
+
 def test_csv_source_codes_dates_and_duplicates(spark, conf, tables):
     _seed_subscribers(spark, conf, ids=(1,))
     header_ok = ["101,1,PREPAY100_260,预存100元送260元话费,ZERO_ONE,2023-02-01,2025-01-31,100.0"]
