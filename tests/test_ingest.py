@@ -205,7 +205,8 @@ def test_line_endings_and_empty_lines(spark, conf, tables):
     assert (rep.batches[0].rows_read, rep.batches[0].rows_written) == (2, 2)
     assert sorted(r.cell_id for r in tables.read("raw.voice_cdr").collect()) == ["C7", "C8"]
     body = "".join(voice(1, f"13{i}", "20240102080000") + "\n" for i in range(5)).encode()
-    path = write_batch(conf, "voice_cdr", "2024-01-02", [], raw=body + voice(2, "137", "20240102080000", province="温州").encode("gbk"))
+    gbk_line = voice(2, "137", "20240102080000", province="温州").encode("gbk")
+    path = write_batch(conf, "voice_cdr", "2024-01-02", [], raw=body + gbk_line)
     with pytest.raises(LandingError, match=rf"file .*{path.name} is not UTF-8: 1 line\(s\) hold"):
         _ingest(spark, conf, "voice_cdr", D2, **{"ingest.preflight_lines": 3})
 

@@ -164,10 +164,9 @@ def read_lines(spark: SparkSession, files: list[LandingFile], encoding: str) -> 
     paths = [f.path for f in files]
     if is_utf8(encoding):
         raw = spark.read.format("text").load(paths).select(F.col("value").alias("line"), "_metadata")
-        # The csv reader skips empty lines; is_valid_utf8 is one scan, and the repair only runs where it fails.
-        raw = raw.where(F.col("line") != F.lit("")).select(
-            F.when(F.is_valid_utf8("line"), F.col("line")).otherwise(F.make_valid_utf8("line")).alias("line"),
-            "_metadata")
+        # The csv reader skips empty lines. make_valid_utf8 returns a valid line as it is (one scan) and
+        # repairs only the others.
+        raw = raw.where(F.col("line") != F.lit("")).select(F.make_valid_utf8("line").alias("line"), "_metadata")
     else:
         # Spark 4 only accepts a short list of charsets unless the JVM's full list is allowed.
         spark.conf.set("spark.sql.legacy.javaCharsets", "true")
