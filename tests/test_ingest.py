@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import asdict
 from datetime import date
 
 import pytest
@@ -158,7 +159,7 @@ def test_classified_rows_are_partitioned_by_landing_bytes_and_natural_key(spark,
         # frame with the batch-size ratios joined).
         cached = df.persist(CACHE)
         try:
-            ratios = ing._ratios(src, "raw.voice_cdr", ing._check(src, files, transform.batch_stats(cached).collect()))
+            ratios = ing._ratios(src, ing._check(src, files, transform.batch_stats(cached).collect()), {})
             frame = transform.raw_rows(cached, src).join(F.broadcast(ratios), "batch_date", "left")
             check = frame.select(
                 F.count(F.lit(1)).over(Window.partitionBy(F.struct(*unique["kwargs"]["column_list"]))).alias("n"))
@@ -247,6 +248,70 @@ def test_rerun_replaces_only_its_batch(spark, conf, tables):
     assertDataFrameEqual(tables.read("quarantine.voice_cdr"), q_before, checkRowOrder=False)
     assert files() == d2_files          # the other batch's files were not rewritten
     assert [b.batch_date for b in rep.batches] == ["2024-01-01"]
+
+
+def test_pass_groups_bound_landing_bytes_and_keep_dates_in_order():
+    from inlife.ingest.landing import LandingFile
+    from inlife.ingest.pipeline import pass_groups
+
+    days = [date(2024, 1, d) for d in range(1, 6)]
+    sizes = {1: [40, 50], 2: [80], 3: [10], 4: [200], 5: [30]}   # day 4 alone exceeds the bound
+    files = [LandingFile("voice_cdr", d, f"file:/l/{d}/{i}", f"voice_cdr/{d}/{i}", n)
+             for d in days for i, n in enumerate(sizes[d.day])]
+    groups = pass_groups(days, files, 100)
+    assert [[d.day for d in g] for g, _ in groups] == [[1], [2, 3], [4], [5]]
+    assert [[f.relative for f in fs] for _, fs in groups] == [
+        ["voice_cdr/2024-01-01/0", "voice_cdr/2024-01-01/1"], ["voice_cdr/2024-01-02/0", "voice_cdr/2024-01-03/0"],
+        ["voice_cdr/2024-01-04/0"], ["voice_cdr/2024-01-05/0"]]
+    assert [[d.day for d in g] for g, _ in pass_groups(days, files, 10**9)] == [[1, 2, 3, 4, 5]]
+
+
+def _staging_left(tables, name):
+    from pathlib import Path
+    return sorted(p.name for p in Path(tables.location(name), "_staging").glob("*"))
+
+
+def test_a_backfill_in_passes_commits_once_and_equals_one_pass(spark, conf, tables):
+    """Three batches in three passes (one a batch): one new version of each table, the same rows as one pass,
+    the duplicate within a batch found, and no staging folder left behind."""
+    D3 = date(2024, 1, 3)
+    _seed_subscribers(spark, conf, ids=(1, 2))
+    write_batch(conf, "voice_cdr", "2024-01-01", [voice(1, "139", "20240101080000"), voice(2, "138", "20240101090000")])
+    write_batch(conf, "voice_cdr", "2024-01-02", [voice(1, "139", "20240102080000"), voice(1, "139", "20240102080000"),
+                                                  voice(2, "137", "20240102100000")])
+    write_batch(conf, "voice_cdr", "2024-01-03", [voice(2, "136", "20240103080000"), voice(1, "135", "2024")])
+    bad = {"ingest.max_bad_row_rate": 0.6}
+    [rep] = _ingest(spark, conf, "voice_cdr", D1, D2, D3, **bad, **{"ingest.max_bytes_per_pass": 1})
+    assert [(b.batch_date, b.rows_read, b.rows_written, b.quarantined) for b in rep.batches] == [
+        ("2024-01-01", 2, 2, {}), ("2024-01-02", 3, 2, {"duplicate": 1}), ("2024-01-03", 2, 1, {"bad_timestamp": 1})]
+    assert (rep.raw_version, rep.quarantine_version) == (0, 0)          # created by one commit each
+    assert [len(tables.history(n)) for n in ("raw.voice_cdr", "quarantine.voice_cdr")] == [1, 1]
+    assert _staging_left(tables, "raw.voice_cdr") == [] and _staging_left(tables, "quarantine.voice_cdr") == []
+    got = sorted((r.batch_date.day, r.subscriber_id, r.peer_number) for r in tables.read("raw.voice_cdr").collect())
+    assert got == [(1, 1, "139"), (1, 2, "138"), (2, 1, "139"), (2, 2, "137"), (3, 2, "136")]
+    raw, q = tables.read("raw.voice_cdr").collect(), tables.read("quarantine.voice_cdr").collect()
+    # the same batches in one pass replace them with the same rows, again as one version
+    [one] = _ingest(spark, conf, "voice_cdr", D1, D2, D3, **bad)
+    assert (one.raw_version, one.quarantine_version) == (1, 1)
+    assert [asdict(b) for b in one.batches] == [asdict(b) for b in rep.batches]
+    assertDataFrameEqual(tables.read("raw.voice_cdr"), raw, checkRowOrder=False)
+    assertDataFrameEqual(tables.read("quarantine.voice_cdr"), q, checkRowOrder=False)
+
+
+def test_a_failure_in_a_later_pass_commits_no_pass(spark, conf, tables):
+    """The third pass's batch is a quarter of the second's (staged by an earlier pass): the row-count check
+    sees it, and neither table gets any batch; the staged files of the passes before are removed."""
+    _seed_subscribers(spark, conf, ids=(1,))
+    write_batch(conf, "voice_cdr", "2024-01-01", [voice(1, str(p), "20240101080000") for p in range(4)])
+    write_batch(conf, "voice_cdr", "2024-01-02", [voice(1, str(p), "20240102080000") for p in range(4)])
+    write_batch(conf, "voice_cdr", "2024-01-03", [voice(1, "1", "20240103080000")])
+    with pytest.raises(QualityError) as err:
+        _ingest(spark, conf, "voice_cdr", D1, D2, date(2024, 1, 3),
+                **{"ingest.max_bytes_per_pass": 1, "ingest.row_count_min_previous": 1})
+    msg = str(err.value)
+    assert msg.startswith("batch 2024-01-03 not committed") and "2024-01-03 (0.25x the previous batch)" in msg, msg
+    assert not tables.exists("raw.voice_cdr") and not tables.exists("quarantine.voice_cdr")
+    assert _staging_left(tables, "raw.voice_cdr") == [] and _staging_left(tables, "quarantine.voice_cdr") == []
 
 
 def test_failed_expectation_commits_nothing(spark, conf, tables):

@@ -207,6 +207,29 @@ def test_aborted_stage_leaves_nothing(tables, spark):
     assertDataFrameEqual(tables.read(NAME), months_frame(spark, "base"))
 
 
+def test_combined_stages_commit_as_one_version(tables, spark):
+    """Parts staged one by one (a backfill's passes) replace their partitions in one commit; a part staged
+    against another version cannot join them; an aborted combination leaves the table as it was."""
+    tables.overwrite(NAME, months_frame(spark, "base"), partition_by=["month"])
+    jan, feb = (months_frame(spark, "new", months=(m,), per_month=2) for m in ("2024-01", "2024-02"))
+    aborted = tables.combine([tables.stage(NAME, jan, OVERWRITE_PARTITIONS),
+                              tables.stage(NAME, feb, OVERWRITE_PARTITIONS)])
+    aborted.abort()
+    assert tables.version(NAME) == 0
+    assertDataFrameEqual(tables.read(NAME), months_frame(spark, "base"))
+    parts = [tables.stage(NAME, jan, OVERWRITE_PARTITIONS), tables.stage(NAME, feb, OVERWRITE_PARTITIONS)]
+    result = tables.combine(parts).commit()
+    assert result.version == tables.version(NAME) == 1
+    assertDataFrameEqual(tables.read(NAME), jan.union(feb).union(months_frame(spark, "base", months=("2024-03",))))
+    with pytest.raises(TableError, match="already committed or aborted"):
+        parts[0].commit()                      # spent: its rows were committed by the combination
+    late = tables.stage(NAME, jan, OVERWRITE_PARTITIONS)
+    with pytest.raises(TableError, match="cannot commit as one"):
+        tables.combine([tables.stage(NAME, feb, APPEND), late])
+    tables.combine([late]).commit()            # one part is itself
+    assert tables.version(NAME) == 2
+
+
 def test_names_and_layers_are_checked(tables, spark):
     with pytest.raises(TableError, match="not of the form layer.table"):
         tables.location("voice")

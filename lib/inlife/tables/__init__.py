@@ -157,6 +157,20 @@ class Tables:
             df = df.hint("rebalance", *parts)
         return self.engine.stage(path, name, df, mode, schema, parts, create)
 
+    def combine(self, parts: list[StagedWrite]) -> StagedWrite:
+        """Staged writes of one table (same mode, staged before any of them committed) as one: committing it
+        commits all of them in one transaction. A backfill stages its batch-date groups one by one this way
+        and still changes the table once."""
+        if not parts:
+            raise TableError("combine() needs at least one staged write")
+        return parts[0] if len(parts) == 1 else self.engine.combine(parts)
+
+    @property
+    def writes_at_stage(self) -> bool:
+        """Whether stage() writes the data files itself (so splitting a write into staged parts costs nothing
+        at commit)."""
+        return self.engine.writes_at_stage
+
     # -- helpers --------------------------------------------------------------------------------------
     def _require(self, name: str) -> None:
         if not self.exists(name):

@@ -55,6 +55,9 @@ class StagedWrite(ABC):
 
 class Engine(ABC):
     name: str
+    # True when stage() writes the data files (commit only adds them to the log), so work split into
+    # several staged writes is done once; False when the engine writes at commit (delta-spark).
+    writes_at_stage: bool
 
     @abstractmethod
     def exists(self, path: str) -> bool: ...
@@ -78,6 +81,11 @@ class Engine(ABC):
     @abstractmethod
     def stage(self, path: str, label: str, df: DataFrame, mode: str, schema: StructType,
               partition_by: Sequence[str], create: bool) -> StagedWrite: ...
+
+    @abstractmethod
+    def combine(self, parts: list[StagedWrite]) -> StagedWrite:
+        """One staged write that commits every part (writes of one table, same mode, staged against the same
+        version) in one transaction; the parts are spent."""
 
     @abstractmethod
     def history(self, path: str, limit: int | None) -> list[dict[str, Any]]: ...

@@ -153,6 +153,7 @@ def _parse_partition_path(rel: str, partition_by: Sequence[str]) -> dict[str, st
 
 class DeltaRsEngine(base.Engine):
     name = "delta-rs"
+    writes_at_stage = True
 
     def __init__(self, spark: SparkSession):
         self.spark = spark
@@ -297,10 +298,29 @@ class DeltaRsEngine(base.Engine):
          # a _SUCCESS marker would be a stray file in the table folder
          .option("mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
          .parquet(staging))
-        files = [(rel, size, mtime) for rel, size, mtime in self.fs.list_files(staging)
+        files = [(rel, size, mtime, staging) for rel, size, mtime in self.fs.list_files(staging)
                  if rel.endswith(".parquet")]
         return _RsStagedWrite(self, path, label, mode, schema, list(partition_by), create,
-                              read_version, staging, files)
+                              read_version, [staging], files)
+
+    def combine(self, parts: list[StagedWrite]) -> StagedWrite:
+        """The files of every part in one staged write: committing it adds them all in one transaction."""
+        first = parts[0]
+        for p in parts:
+            if not isinstance(p, _RsStagedWrite) or p._done:
+                raise TableError(f"table {first.table}: only pending delta-rs staged writes can be combined")
+            same = (p.path, p.mode, p.partition_by, p.create, p.read_version, p.schema)
+            if same != (first.path, first.mode, first.partition_by, first.create, first.read_version, first.schema):
+                raise TableError(
+                    f"table {first.table}: staged writes differ in table, mode, partitioning, schema or the "
+                    f"version they were staged against ({p.table} {p.mode} on version {p.read_version} against "
+                    f"{first.table} {first.mode} on version {first.read_version}); they cannot commit as one")
+        combined = _RsStagedWrite(self, first.path, first.table, first.mode, first.schema, first.partition_by,
+                                  first.create, first.read_version,
+                                  [s for p in parts for s in p.stagings], [f for p in parts for f in p.files])
+        for p in parts:
+            p._done = True          # their files now belong to the combined write
+        return combined
 
     def vacuum(self, path: str, retention_hours: float) -> list[str]:
         dt = self._table(path, path)
@@ -316,13 +336,16 @@ class DeltaRsEngine(base.Engine):
 
 
 class _RsStagedWrite(StagedWrite):
+    """Parquet files in one or more staging folders under the table (``files``: relative path in the table,
+    size, mtime, staging folder), waiting for ``commit()`` to move them in and add them in one transaction."""
+
     def __init__(self, engine: DeltaRsEngine, path, label, mode, schema, partition_by, create,
-                 read_version, staging, files):
+                 read_version, stagings: list[str], files: list[tuple[str, int, int, str]]):
         self.engine, self.path, self.table, self.mode = engine, path.rstrip("/"), label, mode
         self.schema, self.partition_by, self.create = schema, partition_by, create
-        self.read_version, self.staging, self.files = read_version, staging, files
-        self.staging_id = staging.rsplit("/", 1)[-1]
-        self.partitions = _unique([_parse_partition_path(rel, partition_by) for rel, _, _ in files])
+        self.read_version, self.stagings, self.files = read_version, stagings, files
+        self.staging_id = stagings[0].rsplit("/", 1)[-1]
+        self.partitions = _unique([_parse_partition_path(rel, partition_by) for rel, *_ in files])
         self._done = False
         self._moved = False
         self._rows_per_file: list[int] | None = None
@@ -334,8 +357,8 @@ class _RsStagedWrite(StagedWrite):
         if self._rows_per_file is None:
             import pyarrow.parquet as pq
             # before commit the files are still in staging; after, in the table folder
-            root = _uri(self.staging if not self._moved else self.path)
-            self._rows_per_file = [pq.read_metadata(f"{root}/{rel}").num_rows for rel, _, _ in self.files]
+            self._rows_per_file = [pq.read_metadata(f"{_uri(staging if not self._moved else self.path)}/{rel}")
+                                   .num_rows for rel, _, _, staging in self.files]
         return self._rows_per_file
 
     def rows(self) -> int | None:
@@ -352,8 +375,8 @@ class _RsStagedWrite(StagedWrite):
         moved: list[str] = []
         try:
             self._file_rows()  # footers read while the files are in staging
-            for rel, _, _ in self.files:
-                self.engine.fs.rename(f"{self.staging}/{rel}", f"{self.path}/{rel}")
+            for rel, _, _, staging in self.files:
+                self.engine.fs.rename(f"{staging}/{rel}", f"{self.path}/{rel}")
                 moved.append(rel)
             self._moved = True
             for hook in base.BEFORE_COMMIT_HOOKS:
@@ -361,7 +384,7 @@ class _RsStagedWrite(StagedWrite):
             file_rows = self._file_rows()
             rows = sum(file_rows) if file_rows is not None else None
             adds = []
-            for i, (rel, size, mtime) in enumerate(self.files):
+            for i, (rel, size, mtime, _) in enumerate(self.files):
                 stats = json.dumps({"numRecords": file_rows[i]}) if file_rows is not None else ""
                 adds.append(AddAction(rel, size, _parse_partition_path(rel, self.partition_by),
                                       mtime, True, stats))
@@ -451,10 +474,11 @@ class _RsStagedWrite(StagedWrite):
                 fs.delete(f"{self.path}/{rel}", False)
             except Exception:  # vacuum removes whatever is left
                 pass
-        try:
-            fs.delete(self.staging, True)
-        except Exception:
-            pass
+        for staging in self.stagings:
+            try:
+                fs.delete(staging, True)
+            except Exception:
+                pass
 
 
 def _unique(items: list[dict]) -> list[dict]:

@@ -19,6 +19,7 @@ from inlife.tables.base import APPEND, OVERWRITE, OVERWRITE_PARTITIONS, CommitRe
 
 class DeltaSparkEngine(base.Engine):
     name = "delta-spark"
+    writes_at_stage = False
 
     def __init__(self, spark: SparkSession):
         self.spark = spark
@@ -72,6 +73,25 @@ class DeltaSparkEngine(base.Engine):
     def stage(self, path, label, df, mode, schema, partition_by, create) -> StagedWrite:
         return _SparkStagedWrite(self, path, label, df, mode, schema, list(partition_by), create,
                                  None if create else self.version(path))
+
+    def combine(self, parts: list[StagedWrite]) -> StagedWrite:
+        """The union of the parts' frames, written and committed at commit (delta-spark has no way to add
+        files written earlier): one transaction, but each part is computed again then."""
+        first = parts[0]
+        for p in parts:
+            if not isinstance(p, _SparkStagedWrite) or p._done:
+                raise TableError(f"table {first.table}: only pending delta-spark staged writes can be combined")
+            if (p.path, p.mode, p.partition_by, p.create, p.read_version) != \
+                    (first.path, first.mode, first.partition_by, first.create, first.read_version):
+                raise TableError(f"table {first.table}: staged writes differ in table, mode, partitioning or "
+                                 f"the version they were staged against; they cannot commit as one")
+        df = parts[0].df
+        for p in parts[1:]:
+            df = df.unionByName(p.df)
+        for p in parts:
+            p._done = True
+        return _SparkStagedWrite(self, first.path, first.table, df, first.mode, first.schema, first.partition_by,
+                                 first.create, first.read_version)
 
     def history(self, path: str, limit: int | None) -> list[dict[str, Any]]:
         jdt = self._jdt(path)
