@@ -1,12 +1,14 @@
 """Benchmark: voice_monthly against DuckDB on the same data files, and the whole unified-view build.
 
     .venv/bin/python benchmarks/unified_view.py --subscribers 1000000 [--months 1] [--reuse]
+        [--repeat 2] [--skip-build | --skip-comparison]
 
 1. Generates and ingests data (or reuses build/bench/<N>x<M> from an earlier run of this or
    generate_and_ingest.py).
 2. Builds intermediate.voice_monthly for the last month with the project's code (computed in full, written
    nowhere: Spark's noop sink) and runs the equivalent DuckDB query over the same raw Delta data files; checks
-   that both give the same rows; reports seconds for both and the ratio.
+   that both give the same rows; reports seconds for both (the better of ``--repeat`` runs) and the ratio.
+   ``--skip-comparison`` leaves this out (at 10M subscribers it is ~15 minutes before the build starts).
 3. Builds every intermediate table and the view month by month with the jobs' code (validation included,
    reported apart) and reports seconds per stage and per input row.
 Prints one JSON object.
@@ -86,7 +88,14 @@ def main(argv=None) -> int:
     p.add_argument("--workdir", default=None)
     p.add_argument("--reuse", action="store_true", help="reuse generated and ingested data of an earlier run")
     p.add_argument("--skip-build", action="store_true", help="only the voice_monthly comparison")
+    p.add_argument("--skip-comparison", action="store_true", help="only the build (no DuckDB comparison)")
+    p.add_argument("--repeat", type=int, default=2,
+                   help="runs of each side of the comparison; the better is reported (the first also warms the JVM)")
     args = p.parse_args(argv)
+    if args.skip_build and args.skip_comparison:
+        p.error("--skip-build and --skip-comparison together leave nothing to measure")
+    if args.repeat < 1:
+        p.error("--repeat must be at least 1")
     work = Path(args.workdir or ROOT / "build" / "bench" / f"{args.subscribers}x{args.months}").resolve()
     lake = work / "lake"
     result: dict = {"subscribers": args.subscribers, "months": args.months}
@@ -125,49 +134,50 @@ def main(argv=None) -> int:
               conf.get("intermediate.late_month_day"))
     cdr_rows = cdr.count()
 
-    # -- voice_monthly: Spark (computed in full, written to the noop sink) ------------------------------
-    timings = []
-    for _ in range(2):  # the first run also warms the JVM; report the better of two
-        started = time.time()
-        voice_monthly(cdr, *args_v).write.format("noop").mode("overwrite").save()
-        timings.append(time.time() - started)
-    spark_seconds = min(timings)
+    if not args.skip_comparison:
+        # -- voice_monthly: Spark (computed in full, written to the noop sink) ------------------------------
+        timings = []
+        for _ in range(args.repeat):  # the first run also warms the JVM; report the better
+            started = time.time()
+            voice_monthly(cdr, *args_v).write.format("noop").mode("overwrite").save()
+            timings.append(time.time() - started)
+        spark_seconds = min(timings)
 
-    # -- the same in DuckDB over the same data files ----------------------------------------------------
-    dt = deltalake.DeltaTable(str(lake / "raw" / "voice_cdr"))
-    files = file_uris(dt, [("batch_date", ">=", first.isoformat()), ("batch_date", "<=", last.isoformat())])
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'Asia/Shanghai'")
-    con.execute(f"SET threads = {os.cpu_count()}")
-    sql = duckdb_voice_sql(files, *args_v)
-    timings = []
-    for _ in range(2):
-        started = time.time()
-        con.execute(f"CREATE OR REPLACE TABLE duck AS {sql}")
-        timings.append(time.time() - started)
-    duck_seconds = min(timings)
+        # -- the same in DuckDB over the same data files ----------------------------------------------------
+        dt = deltalake.DeltaTable(str(lake / "raw" / "voice_cdr"))
+        files = file_uris(dt, [("batch_date", ">=", first.isoformat()), ("batch_date", "<=", last.isoformat())])
+        con = duckdb.connect()
+        con.execute("SET TimeZone = 'Asia/Shanghai'")
+        con.execute(f"SET threads = {os.cpu_count()}")
+        sql = duckdb_voice_sql(files, *args_v)
+        timings = []
+        for _ in range(args.repeat):
+            started = time.time()
+            con.execute(f"CREATE OR REPLACE TABLE duck AS {sql}")
+            timings.append(time.time() - started)
+        duck_seconds = min(timings)
 
-    # -- agreement: Spark's result written once, compared column by column in DuckDB ---------------------
-    spark_out = work / "voice_monthly_spark.parquet"
-    voice_monthly(cdr, *args_v).write.mode("overwrite").parquet(str(spark_out))
-    columns = [c for c in con.execute("SELECT * FROM duck LIMIT 0").fetchdf().columns if c != "subscriber_id"]
-    checks = []
-    for c in columns:
-        if c == "top_ld_province":
-            checks.append(f"sum(CASE WHEN s.{c} IS DISTINCT FROM d.{c} THEN 1 ELSE 0 END)")
-        else:
-            checks.append(f"sum(CASE WHEN abs(coalesce(s.{c}, 0) - coalesce(d.{c}, 0)) > 1e-6 "
-                          f"OR (s.{c} IS NULL) <> (d.{c} IS NULL) THEN 1 ELSE 0 END)")
-    diff = con.execute(f"""
-        SELECT count(*) AS rows, {', '.join(f'{chk} AS {c}' for chk, c in zip(checks, columns))},
-               sum(CASE WHEN s.subscriber_id IS NULL OR d.subscriber_id IS NULL THEN 1 ELSE 0 END) AS unmatched
-        FROM read_parquet('{spark_out}/*.parquet') s FULL JOIN duck d USING (subscriber_id)""").fetchdf()
-    mismatches = {c: int(v) for c, v in diff.iloc[0].items() if c != "rows" and v}
-    result["voice_monthly"] = {
-        "month": month, "cdr_rows": cdr_rows, "subscribers": int(diff.iloc[0]["rows"]),
-        "spark_seconds": round(spark_seconds, 2), "duckdb_seconds": round(duck_seconds, 2),
-        "ratio_spark_to_duckdb": round(spark_seconds / duck_seconds, 2),
-        "results_agree": not mismatches, "mismatched_columns": mismatches}
+        # -- agreement: Spark's result written once, compared column by column in DuckDB ---------------------
+        spark_out = work / "voice_monthly_spark.parquet"
+        voice_monthly(cdr, *args_v).write.mode("overwrite").parquet(str(spark_out))
+        columns = [c for c in con.execute("SELECT * FROM duck LIMIT 0").fetchdf().columns if c != "subscriber_id"]
+        checks = []
+        for c in columns:
+            if c == "top_ld_province":
+                checks.append(f"sum(CASE WHEN s.{c} IS DISTINCT FROM d.{c} THEN 1 ELSE 0 END)")
+            else:
+                checks.append(f"sum(CASE WHEN abs(coalesce(s.{c}, 0) - coalesce(d.{c}, 0)) > 1e-6 "
+                              f"OR (s.{c} IS NULL) <> (d.{c} IS NULL) THEN 1 ELSE 0 END)")
+        diff = con.execute(f"""
+            SELECT count(*) AS rows, {', '.join(f'{chk} AS {c}' for chk, c in zip(checks, columns))},
+                   sum(CASE WHEN s.subscriber_id IS NULL OR d.subscriber_id IS NULL THEN 1 ELSE 0 END) AS unmatched
+            FROM read_parquet('{spark_out}/*.parquet') s FULL JOIN duck d USING (subscriber_id)""").fetchdf()
+        mismatches = {c: int(v) for c, v in diff.iloc[0].items() if c != "rows" and v}
+        result["voice_monthly"] = {
+            "month": month, "cdr_rows": cdr_rows, "subscribers": int(diff.iloc[0]["rows"]),
+            "spark_seconds": round(spark_seconds, 2), "duckdb_seconds": round(duck_seconds, 2),
+            "ratio_spark_to_duckdb": round(spark_seconds / duck_seconds, 2),
+            "results_agree": not mismatches, "mismatched_columns": mismatches}
 
     # -- the whole build, month by month -------------------------------------------------------------------
     if not args.skip_build:
