@@ -168,8 +168,9 @@ class Validator:
 
     def _forget_batches(self) -> None:
         """Drop GX's references to the frames it validated. Its Spark execution engine, shared by every
-        validation, keeps each batch's frame in its batch manager for good; a frame whose plan is referenced
-        keeps its shuffle files on local disk (at 10M subscribers, ~8.5 GB for a pass of voice CDR)."""
+        validation, keeps each batch's frame in its batch manager for good, and with it the frame's plan
+        (which Spark needs collected before it deletes the plan's shuffle files). Something else still
+        holds the last validated plan until the next validation; not found yet."""
         manager = self._datasource.get_execution_engine().batch_manager
         manager.batch_data_cache.clear()
         manager.reset_batch_cache()
