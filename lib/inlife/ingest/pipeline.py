@@ -277,9 +277,8 @@ class Ingestion:
         of raw.<source> and of quarantine.<source>) or not at all."""
         started = time.time()
         report = SourceReport(src.name, [])
-        raw_name, q_name = f"raw.{src.name}", f"quarantine.{src.name}"
         groups = self.pass_groups(batches, files)
-        counts = self._table_counts(raw_name, set(batches))
+        counts = self._table_counts(f"raw.{src.name}", set(batches))
         raw_parts: list = []
         q_parts: list = []
         try:
