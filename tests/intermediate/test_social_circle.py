@@ -59,3 +59,24 @@ def test_pagerank_of_a_cycle_is_uniform_and_sums_to_n(spark):
     nodes = spark.createDataFrame([(1,), (2,), (3,)], "node long")
     ranks = {r.node: r.rank for r in pagerank(edges, nodes, 10).collect()}
     assert ranks == pytest.approx({1: 1.0, 2: 1.0, 3: 1.0})
+
+
+def test_social_circle_reads_the_cdr_once(spark):
+    """The CDR is aggregated into call pairs once; the edges, the nodes and every PageRank iteration read
+    the pairs. Each CDR row passes a counting filter: more passes over the CDR count more rows."""
+    from pyspark.sql import functions as F
+
+    seen = spark.sparkContext.accumulator(0)
+
+    def count_row(_):
+        seen.add(1)
+        return True
+
+    counting = F.udf(count_row, "boolean").asNondeterministic()
+    cdr = raw_frame(spark, "voice_cdr", CALLS)
+    numbers = spark.createDataFrame([(i, f"1380000000{i}") for i in (1, 2, 3, 4)], "subscriber_id long, msisdn string")
+    groups = spark.createDataFrame([(1, 100)], "subscriber_id long, group_id long")
+    churned = spark.createDataFrame([(4,)], "subscriber_id long")
+    got = social_circle(cdr.where(counting("subscriber_id")), "2024-03", numbers, groups, churned, "CMCC", 5)
+    assert got.count() == 3
+    assert seen.value == len(CALLS)

@@ -15,6 +15,7 @@ from inlife.config import Config
 from inlife.intermediate import billing, recharge, service, social, subscriber, vas, voice
 from inlife.intermediate.common import add_months, batch_window, check_month, in_month, month_end, month_start
 from inlife.publish import Publication
+from inlife.session import input_bytes, shuffle_partitions_for
 from inlife.sources import load_sources
 from inlife.tables import Between, Tables
 from inlife.unified.dictionary import dimensions
@@ -62,7 +63,10 @@ def build_intermediate(spark: SparkSession, conf: Config, month: str, only: list
     subscribers_month = raw.between("subscribers", month_start(month), end)
     cdr = raw.between("voice_cdr", first, last)
 
-    with Publication(tables, conf, workers=int(conf.get("run.parallel_tables"))) as pub:
+    # The month's CDR is the build's largest input: its size sets the shuffle partitions of every table
+    # (one setting for the build: with run.parallel_tables > 1 tables are planned at the same time).
+    with shuffle_partitions_for(spark, input_bytes(cdr), int(conf.get("spark.input_bytes_per_shuffle_partition"))), \
+            Publication(tables, conf, workers=int(conf.get("run.parallel_tables"))) as pub:
         if "subscriber_monthly" in wanted:
             subs = subscriber.subscriber_monthly(
                 subscribers_month, raw.on("contracts", end), raw.on("group_members", end),

@@ -38,23 +38,29 @@ def call_pairs(cdr: DataFrame, month: str, own_operator: str) -> DataFrame:
 
 def pagerank(edges: DataFrame, nodes: DataFrame, iterations: int, damping: float = 0.85) -> DataFrame:
     """PageRank over weighted edges (src, dst, w with w summing to 1 per src); nodes (node). Ranks sum to
-    the node count, so 1.0 is an average subscriber. Dangling mass is spread evenly."""
-    n = nodes.count()
+    the node count, so 1.0 is an average subscriber. Dangling mass is spread evenly.
+
+    Each iteration's ranks are checkpointed: the plan stays one join deep instead of growing with every
+    iteration. Pass ``edges`` and ``nodes`` checkpointed or cached too, or every iteration computes them
+    again from their source."""
+    # Whether a node has out-edges is fixed: carried with its rank, the dangling mass needs no join.
+    src = edges.select(F.col("src").alias("node")).distinct().withColumn("has_out", F.lit(True))
+    ranks = (nodes.join(src, "node", "left")
+             .select("node", F.coalesce("has_out", F.lit(False)).alias("has_out"), F.lit(1.0).alias("rank"))
+             .localCheckpoint(eager=True))
+    n = ranks.count()
     if n == 0:
         return nodes.withColumn("rank", F.lit(None).cast("double"))
-    ranks = nodes.select("node", F.lit(1.0).alias("rank"))
-    src_with_edges = edges.select(F.col("src").alias("node")).distinct().withColumn("has_out", F.lit(1))
     for _ in range(iterations):
-        contrib = (edges.join(ranks.withColumnRenamed("node", "src"), "src")
-                   .groupBy("dst").agg(F.sum(F.col("rank") * F.col("w")).alias("c")))
-        dangling = (ranks.join(src_with_edges, "node", "left").where(F.col("has_out").isNull())
-                    .agg(F.coalesce(F.sum("rank"), F.lit(0.0)).alias("d")))
-        ranks = (nodes.join(contrib.withColumnRenamed("dst", "node"), "node", "left")
+        contrib = (edges.join(ranks.select(F.col("node").alias("src"), "rank"), "src")
+                   .groupBy(F.col("dst").alias("node")).agg(F.sum(F.col("rank") * F.col("w")).alias("c")))
+        dangling = ranks.where(~F.col("has_out")).agg(F.coalesce(F.sum("rank"), F.lit(0.0)).alias("d"))
+        ranks = (ranks.select("node", "has_out").join(contrib, "node", "left")
                  .crossJoin(dangling)
-                 .select("node", ((1 - damping) + damping * (F.coalesce(F.col("c"), F.lit(0.0))
-                                                            + F.col("d") / n)).alias("rank")))
-        ranks = ranks.localCheckpoint(eager=True)  # keeps the plan from growing with every iteration
-    return ranks
+                 .select("node", "has_out", ((1 - damping) + damping * (F.coalesce(F.col("c"), F.lit(0.0))
+                                                                       + F.col("d") / n)).alias("rank"))
+                 .localCheckpoint(eager=True))
+    return ranks.select("node", "rank")
 
 
 def social_circle(cdr: DataFrame, month: str, numbers: DataFrame, groups: DataFrame, churned: DataFrame,
@@ -64,10 +70,12 @@ def social_circle(cdr: DataFrame, month: str, numbers: DataFrame, groups: DataFr
     numbers: (subscriber_id, msisdn) of own subscribers; groups: (subscriber_id, group_id) in the month;
     churned: (subscriber_id) who churned in the last 3 months up to the month's end.
     """
-    pairs = call_pairs(cdr, month, own_operator)
     # peers that are our own subscribers (on-net and known)
     peer_ids = numbers.select(F.col("msisdn").alias("peer_number"), F.col("subscriber_id").alias("peer_id"))
-    pairs = pairs.join(peer_ids, "peer_number", "left")
+    # Checkpointed: the one pass over the month's CDR. Everything below (and every PageRank iteration,
+    # through the edges and nodes) reads the pairs; uncheckpointed, each of those jobs aggregated the CDR
+    # again (1M subscribers, this table alone: 242 s before, 99 s with the checkpoint).
+    pairs = call_pairs(cdr, month, own_operator).join(peer_ids, "peer_number", "left").localCheckpoint(eager=True)
 
     per_sub = (pairs.groupBy("subscriber_id").agg(
         F.count(F.lit(1)).alias("circle_breadth"),
@@ -101,7 +109,7 @@ def social_circle(cdr: DataFrame, month: str, numbers: DataFrame, groups: DataFr
     indeg = edges.groupBy(F.col("dst").alias("subscriber_id")).agg(
         F.count(F.lit(1)).alias("influence_in_degree"), F.sum("w").alias("influence_weighted_in_degree"))
     nodes = per_sub.select(F.col("subscriber_id").alias("node")).union(
-        edges.select(F.col("dst").alias("node"))).distinct()
+        edges.select(F.col("dst").alias("node"))).distinct().localCheckpoint(eager=True)
     ranks = pagerank(edges, nodes, pagerank_iterations).select(
         F.col("node").alias("subscriber_id"), F.col("rank").alias("influence_pagerank"))
 

@@ -7,6 +7,7 @@ from pyspark.sql import functions as F
 from inlife.config import Config
 from inlife.intermediate.common import add_months, check_month
 from inlife.publish import Publication
+from inlife.session import input_bytes, shuffle_partitions_for
 from inlife.tables import Tables
 from inlife.unified import outcomes as outcomes_mod
 from inlife.unified import view as view_mod
@@ -36,7 +37,9 @@ def build_view(spark: SparkSession, conf: Config, month: str) -> list:
     active = subs.where(F.col("status") != "CHURNED").count()
     df = view_mod.customer_view(subs, parts, history, month, dimensions()["m"], conf.get("view.lifecycle"),
                                 view_columns())
-    with Publication(tables, conf) as pub:
+    inputs = sum(input_bytes(f) for f in [subs, *parts.values()] + ([history] if history is not None else []))
+    with shuffle_partitions_for(spark, inputs, int(conf.get("spark.input_bytes_per_shuffle_partition"))), \
+            Publication(tables, conf) as pub:
         pub.add(VIEW, df, parameters={"active_subscribers": active})
     return pub.results
 
