@@ -22,6 +22,9 @@ def test_input_bytes_are_the_data_files_read(spark, tables):
     else:                        # delta-spark's plan statistics may count the whole snapshot
         assert day1 <= one_day <= both
     assert input_bytes(tables.read("smoke.sized")) == both
+    # rows that are no file count nothing (Spark's estimate for them is a placeholder up to Long.MaxValue)
+    assert input_bytes(df) == 0
+    assert input_bytes(tables.read("smoke.sized").unionByName(df)) == both
 
 
 def test_shuffle_partitions_grow_with_the_input_and_come_back(spark):

@@ -9,6 +9,10 @@ A frame is cached and counted (its build), then validated (Great Expectations ma
 the cache) and written, then released. A failed suite raises QualityError naming the table and the failed
 expectations, and nothing of the job is committed: every table stays at its previous version.
 
+``df`` and ``parameters`` may be given as functions that return them: a transform that runs jobs while it
+is defined (a checkpointed aggregate, a reconciliation total) then runs inside the table's stage, so its
+time counts in the table's build seconds and, with workers, overlaps other tables.
+
 ``Publication(tables, conf, workers=2)`` builds, validates and stages the tables side by side (threads on
 one session): ``add`` then returns at once and a failure surfaces when the block ends. Validations take
 turns on the shared Great Expectations context, so one table's build overlaps another's validation.
@@ -19,14 +23,14 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from pyspark.sql import DataFrame
 
 from inlife.config import Config
 from inlife.progress import stage
 from inlife.quality import QualityError, Validator
-from inlife.session import CACHE
+from inlife.session import CACHE, release_shuffle_files
 from inlife.tables import OVERWRITE_PARTITIONS, CommitResult, StagedWrite, Tables
 
 
@@ -41,8 +45,12 @@ class Published:
 
 
 class Publication:
-    def __init__(self, tables: Tables, conf: Config, validator: Validator | None = None, workers: int = 1):
+    def __init__(self, tables: Tables, conf: Config, validator: Validator | None = None, workers: int = 1,
+                 release: bool = False):
         self.tables = tables
+        # release: after each table, let Spark delete what its build left on local disk (large inputs: the
+        # shuffle files of a 10M-subscriber month's tables would otherwise pile up until the periodic GC)
+        self.release = release
         self.conf = conf
         self.validate_on = bool(conf.get("quality.enabled"))
         self.validator = validator or (Validator.shared(conf) if self.validate_on else None)
@@ -53,8 +61,9 @@ class Publication:
         self._lock = threading.Lock()
         self._added = 0
 
-    def add(self, table: str, df: DataFrame, mode: str = OVERWRITE_PARTITIONS,
-            partition_by: Sequence[str] | None = ("month",), parameters: dict[str, Any] | None = None,
+    def add(self, table: str, df: DataFrame | Callable[[], DataFrame], mode: str = OVERWRITE_PARTITIONS,
+            partition_by: Sequence[str] | None = ("month",),
+            parameters: dict[str, Any] | Callable[[], dict[str, Any]] | None = None,
             validate: bool = True) -> Published | Future:
         """Build, validate and stage ``table`` (with ``workers`` > 1: in the background, returns a Future)."""
         index, self._added = self._added, self._added + 1
@@ -64,10 +73,12 @@ class Publication:
             return future
         return self._add(index, table, df, mode, partition_by, parameters, validate)
 
-    def _add(self, index: int, table: str, df: DataFrame, mode: str, partition_by: Sequence[str] | None,
-             parameters: dict[str, Any] | None, validate: bool) -> Published:
+    def _add(self, index: int, table: str, df, mode: str, partition_by: Sequence[str] | None,
+             parameters, validate: bool) -> Published:
         started = time.time()
         with stage(f"{table}", self.conf) as st:
+            df = df() if callable(df) else df
+            parameters = parameters() if callable(parameters) else parameters
             df = df.persist(CACHE)
             try:
                 df.count()   # the build, into the cache: outside the validator's turn, and timed apart
@@ -80,6 +91,9 @@ class Publication:
                 staged = self.tables.stage(table, df, mode, list(partition_by) if partition_by else None)
             finally:
                 df.unpersist()
+                del df
+                if self.release:
+                    release_shuffle_files(self.tables.spark)
             info = Published(table, staged.rows(), None,
                              time.time() - started - validation_seconds, validation_seconds, skipped)
             st.rows = info.rows

@@ -129,10 +129,29 @@ def fresh_session(spark):
     return new
 
 
+def release_shuffle_files(spark) -> None:
+    """Let Spark delete the shuffle files (and checkpointed blocks) of plans no longer referenced, now rather
+    than at its next periodic driver GC (``spark.cleaner.periodicGC.interval``, 30 min): its ContextCleaner
+    removes them only once the JVM has collected the plans. At 10M subscribers a pass of voice CDR leaves
+    ~8.5 GB of them, and the previous pass's files were still on disk while the next one wrote its own."""
+    import gc
+
+    gc.collect()                 # py4j then drops the JVM objects the Python side held
+    spark._jvm.System.gc()
+
+
 def input_bytes(df) -> int:
-    """Bytes of the data files a frame reads, from Spark's plan statistics (no job runs). Files pruned by
-    partition are not counted where the reader pruned them before planning, as the delta-rs engine does."""
-    return int(df._jdf.queryExecution().optimizedPlan().stats().sizeInBytes())
+    """Bytes of the data files a frame reads, from the file scans in its plan (no job runs). Other leaves
+    (local rows, checkpoints) count nothing: their size estimate is a placeholder, up to Long.MaxValue.
+    Files pruned by partition are not counted where the reader pruned them before planning, as the
+    delta-rs engine does."""
+    leaves = df._jdf.queryExecution().optimizedPlan().collectLeaves()
+    total = 0
+    for i in range(leaves.length()):
+        leaf = leaves.apply(i)
+        if leaf.getClass().getSimpleName() == "LogicalRelation":
+            total += int(leaf.relation().sizeInBytes())
+    return total
 
 
 @contextmanager

@@ -34,7 +34,7 @@ from inlife.errors import InlifeError
 from inlife.ingest import landing, transform
 from inlife.ingest.suites import RATIO_COLUMN
 from inlife.progress import stage
-from inlife.session import CACHE
+from inlife.session import CACHE, release_shuffle_files
 from inlife.sources import Source, SourceContract, load_sources
 from inlife.tables import OVERWRITE_PARTITIONS, Tables
 
@@ -137,17 +137,6 @@ def pass_groups(batches: list[date], files: list[landing.LandingFile], max_bytes
             groups.append([d])
             held = size[d]
     return [(g, [f for d in g for f in by_date[d]]) for g in groups]
-
-
-def release_shuffle_files(spark: SparkSession) -> None:
-    """Let Spark delete the shuffle files of plans no longer referenced, now rather than at its next periodic
-    driver GC (``spark.cleaner.periodicGC.interval``, 30 min): its ContextCleaner removes them only once the
-    JVM has collected the plans. At 10M subscribers a pass of voice CDR leaves ~8.5 GB of them, and the
-    previous pass's files were still on disk while the next one wrote its own."""
-    import gc
-
-    gc.collect()                 # py4j then drops the JVM objects the Python side held
-    spark._jvm.System.gc()
 
 
 # -- the run ----------------------------------------------------------------------------------------------

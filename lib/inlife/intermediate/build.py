@@ -64,32 +64,37 @@ def build_intermediate(spark: SparkSession, conf: Config, month: str, only: list
     cdr = raw.between("voice_cdr", first, last)
 
     # The month's CDR is the build's largest input: its size sets the shuffle partitions of every table
-    # (one setting for the build: with run.parallel_tables > 1 tables are planned at the same time).
-    with shuffle_partitions_for(spark, input_bytes(cdr), int(conf.get("spark.input_bytes_per_shuffle_partition"))), \
-            Publication(tables, conf, workers=int(conf.get("run.parallel_tables"))) as pub:
+    # (one setting for the build: with run.parallel_tables > 1 tables are planned at the same time). When
+    # it is large enough to raise them, each table's shuffle files are let go before the next table.
+    configured = int(spark.conf.get("spark.sql.shuffle.partitions"))
+    with shuffle_partitions_for(spark, input_bytes(cdr), int(conf.get("spark.input_bytes_per_shuffle_partition"))) as n, \
+            Publication(tables, conf, workers=int(conf.get("run.parallel_tables")), release=n > configured) as pub:
         if "subscriber_monthly" in wanted:
             subs = subscriber.subscriber_monthly(
                 subscribers_month, raw.on("contracts", end), raw.on("group_members", end),
                 raw.between("echannel_events", first, last), month)
             pub.add("intermediate.subscriber_monthly", subs)
         if "voice_monthly" in wanted:
-            raw_minutes = (cdr.where(in_month("start_time", month))
-                           .agg(F.sum(F.col("duration_sec") / 60.0).alias("m")).first()["m"]) or 0.0
-            tolerance = max(1e-6 * raw_minutes, 0.01)
+            def reconciliation():
+                raw_minutes = (cdr.where(in_month("start_time", month))
+                               .agg(F.sum(F.col("duration_sec") / 60.0).alias("m")).first()["m"]) or 0.0
+                tolerance = max(1e-6 * raw_minutes, 0.01)
+                return {"raw_minutes_min": raw_minutes - tolerance, "raw_minutes_max": raw_minutes + tolerance}
             pub.add("intermediate.voice_monthly",
                     voice.voice_monthly(cdr, month, dims["ct"], contract.competitor_service_numbers,
                                         ic["peak_hours"], ic["late_month_day"]),
-                    parameters={"raw_minutes_min": raw_minutes - tolerance, "raw_minutes_max": raw_minutes + tolerance})
+                    parameters=reconciliation)
         if "social_circle" in wanted:
-            numbers = subscriber.latest_state(subscribers_month, end).select("subscriber_id", "msisdn")
-            churn_window = raw.between("subscribers", month_start(add_months(month, -2)), end)
-            churned = (churn_window.where((F.col("status") == "CHURNED")
-                                          & (F.col("status_date") >= F.lit(month_start(add_months(month, -2)).isoformat()).cast("date"))
-                                          & (F.col("status_date") <= F.lit(end.isoformat()).cast("date")))
-                       .select("subscriber_id").distinct())
-            pub.add("intermediate.social_circle",
-                    social.social_circle(cdr, month, numbers, raw.on("group_members", end), churned,
-                                         ic["own_operator"], ic["pagerank_iterations"]))
+            def social_frame():   # runs jobs (checkpoints) while defined: inside the table's stage
+                numbers = subscriber.latest_state(subscribers_month, end).select("subscriber_id", "msisdn")
+                churn_window = raw.between("subscribers", month_start(add_months(month, -2)), end)
+                churned = (churn_window.where((F.col("status") == "CHURNED")
+                                              & (F.col("status_date") >= F.lit(month_start(add_months(month, -2)).isoformat()).cast("date"))
+                                              & (F.col("status_date") <= F.lit(end.isoformat()).cast("date")))
+                           .select("subscriber_id").distinct())
+                return social.social_circle(cdr, month, numbers, raw.on("group_members", end), churned,
+                                            ic["own_operator"], ic["pagerank_iterations"])
+            pub.add("intermediate.social_circle", social_frame)
         if "vas_monthly" in wanted:
             pub.add("intermediate.vas_monthly",
                     vas.vas_monthly(raw.between("vas_usage", first, last), raw.between("service_orders", first, last),

@@ -38,8 +38,9 @@ def build_view(spark: SparkSession, conf: Config, month: str) -> list:
     df = view_mod.customer_view(subs, parts, history, month, dimensions()["m"], conf.get("view.lifecycle"),
                                 view_columns())
     inputs = sum(input_bytes(f) for f in [subs, *parts.values()] + ([history] if history is not None else []))
-    with shuffle_partitions_for(spark, inputs, int(conf.get("spark.input_bytes_per_shuffle_partition"))), \
-            Publication(tables, conf) as pub:
+    configured = int(spark.conf.get("spark.sql.shuffle.partitions"))
+    with shuffle_partitions_for(spark, inputs, int(conf.get("spark.input_bytes_per_shuffle_partition"))) as n, \
+            Publication(tables, conf, release=n > configured) as pub:
         pub.add(VIEW, df, parameters={"active_subscribers": active})
     return pub.results
 
