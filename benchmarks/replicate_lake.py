@@ -51,7 +51,7 @@ def copy_of(df, k: int):
     """Copy k of a raw table's rows (k = 0: the rows themselves)."""
     from pyspark.sql import functions as F
 
-    from inlife.generator.population import GROUP_ID_BASE, ID_BASE, msisdn
+    from inlife.generator.population import ID_BASE, msisdn
 
     if k == 0:
         return df
@@ -66,7 +66,7 @@ def copy_of(df, k: int):
             idx = index_of_msisdn(c)
             c = F.when(idx.isNotNull(), msisdn(idx + F.lit(k * SHIFT))).otherwise(c)
         elif name == "group_id":
-            c = F.lit(GROUP_ID_BASE) + (c - F.lit(GROUP_ID_BASE)) + F.lit(k * SHIFT // 64)
+            c = c + F.lit(k * SHIFT // 64)       # group_id = GROUP_ID_BASE + block, block = index // 64
         elif name in ("order_id", "recharge_id", "contact_id", "contract_id"):
             c = (c + F.lit(k * OTHER_ID_SHIFT)) if dict(df.dtypes)[name] == "bigint" else F.concat(F.lit(f"{k}-"), c)
         elif name == "response_id":
@@ -98,6 +98,14 @@ def main(argv=None) -> int:
     spark = build_session(conf, app_name="inlife-bench-replicate")
     src_tables = Tables(spark, load_config("local", overrides=[f"lake.root={source / 'lake'}"]))
     dst_tables = Tables(spark, conf)
+    from pyspark.sql import functions as F
+
+    from inlife.generator.population import ID_BASE
+
+    top = src_tables.read("raw.subscribers").agg(F.max("subscriber_id")).first()[0]
+    if top is not None and top - ID_BASE >= SHIFT:
+        p.error(f"{source}: subscriber indexes reach {top - ID_BASE:,}, beyond one copy's range of {SHIFT:,}; "
+                f"the copies would overlap (replicate a smaller month)")
     result = {"from": str(source), "copies": args.copies, "workdir": str(work), "tables": {}}
     started_all = time.time()
     for d in sorted((source / "lake" / "raw").iterdir()):
