@@ -55,6 +55,7 @@ def copy_of(df, k: int):
 
     if k == 0:
         return df
+    types = dict(df.dtypes)
     cols = []
     for name in df.columns:
         c = F.col(name)
@@ -67,10 +68,8 @@ def copy_of(df, k: int):
             c = F.when(idx.isNotNull(), msisdn(idx + F.lit(k * SHIFT))).otherwise(c)
         elif name == "group_id":
             c = c + F.lit(k * SHIFT // 64)       # group_id = GROUP_ID_BASE + block, block = index // 64
-        elif name in ("order_id", "recharge_id", "contact_id", "contract_id"):
-            c = (c + F.lit(k * OTHER_ID_SHIFT)) if dict(df.dtypes)[name] == "bigint" else F.concat(F.lit(f"{k}-"), c)
-        elif name == "response_id":
-            c = F.concat(F.lit(f"{k}-"), c)
+        elif name in ("order_id", "recharge_id", "contact_id", "contract_id", "response_id"):
+            c = (c + F.lit(k * OTHER_ID_SHIFT)) if types[name] == "bigint" else F.concat(F.lit(f"{k}-"), c)
         cols.append(c.alias(name))
     return df.select(*cols)
 
@@ -90,7 +89,11 @@ def main(argv=None) -> int:
 
     from functools import reduce
 
+    from pyspark.sql import functions as F
+
     from inlife.config import load_config
+    from inlife.generator.population import ID_BASE
+    from inlife.progress import stage
     from inlife.session import build_session
     from inlife.tables import Tables
 
@@ -98,10 +101,6 @@ def main(argv=None) -> int:
     spark = build_session(conf, app_name="inlife-bench-replicate")
     src_tables = Tables(spark, load_config("local", overrides=[f"lake.root={source / 'lake'}"]))
     dst_tables = Tables(spark, conf)
-    from pyspark.sql import functions as F
-
-    from inlife.generator.population import ID_BASE
-
     top = src_tables.read("raw.subscribers").agg(F.max("subscriber_id")).first()[0]
     if top is not None and top - ID_BASE >= SHIFT:
         p.error(f"{source}: subscriber indexes reach {top - ID_BASE:,}, beyond one copy's range of {SHIFT:,}; "
@@ -112,13 +111,13 @@ def main(argv=None) -> int:
         if not (d / "_delta_log").is_dir():
             continue
         name = f"raw.{d.name}"
-        started = time.time()
-        df = src_tables.read(name)
-        out = reduce(lambda a, b: a.unionByName(b), [copy_of(df, k) for k in range(args.copies)])
-        dst_tables.overwrite(name, out, partition_by=src_tables.partition_columns(name))
-        rows = dst_tables.read(name).count()
-        result["tables"][name] = {"rows": rows, "seconds": round(time.time() - started, 2)}
-        print(f"[replicate] {name:24} rows={rows:,} {time.time() - started:.1f}s", file=sys.stderr, flush=True)
+        with stage(f"replicate {name}", conf) as st:
+            df = src_tables.read(name)
+            out = reduce(lambda a, b: a.unionByName(b), [copy_of(df, k) for k in range(args.copies)])
+            commit = dst_tables.overwrite(name, out, partition_by=src_tables.partition_columns(name))
+            # the engine reports the rows it wrote where it can; otherwise one more pass
+            st.rows = commit.rows if commit.rows is not None else dst_tables.read(name).count()
+        result["tables"][name] = {"rows": st.rows, "seconds": round(st.seconds, 2)}
     result["seconds"] = round(time.time() - started_all, 2)
     print(json.dumps(result))
     spark.stop()
