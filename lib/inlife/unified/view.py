@@ -79,30 +79,48 @@ def with_windows(current: DataFrame, history: DataFrame | None, month: str, metr
     months (this one included, per month), and this month against the previous-3 average.
 
     history: earlier months of the view (at least the metric columns); absent months simply don't count.
+
+    Only ``history`` is aggregated: the slope's sums are taken over the previous 5 months and this month's
+    point (at t = 0) is added to them afterwards, so ``current`` (the month's wide join) is computed once.
+    Grouping a union of both made Spark compute the join twice, and at 5M subscribers the second copy ran
+    a 4 GiB driver out of heap.
     """
     metrics = list(metrics)
-    cur = current.select("subscriber_id", *metrics).withColumn("_off", F.lit(0))
-    if history is not None:
-        offsets = F.create_map(*[x for k in range(1, 7) for x in (F.lit(add_months(month, -k)), F.lit(k))])
-        hist = (history.where(F.col("month").isin(*[add_months(month, -k) for k in range(1, 7)]))
-                .select("subscriber_id", *[F.col(m).cast("double") for m in metrics],
-                        offsets[F.col("month")].alias("_off")))
-        cur = cur.select("subscriber_id", *[F.col(m).cast("double") for m in metrics], "_off").unionByName(hist)
+    if history is None:
+        return current.select("*", *[F.lit(None).cast("double").alias(c) for c in window_columns(metrics)])
+    offsets = F.create_map(*[x for k in range(1, 7) for x in (F.lit(add_months(month, -k)), F.lit(k))])
+    hist = (history.where(F.col("month").isin(*[add_months(month, -k) for k in range(1, 7)]))
+            .select("subscriber_id", *[F.col(m).cast("double") for m in metrics],
+                    offsets[F.col("month")].cast("double").alias("_off")))
     off = F.col("_off")
     aggs = []
     for m in metrics:
-        x = F.col(m).cast("double")
-        aggs += [F.avg(F.when(off.between(1, 3), x)).alias(f"{m}_avg3"),
-                 F.avg(F.when(off.between(1, 6), x)).alias(f"{m}_avg6"),
+        x = F.col(m)
+        in5 = (off <= 5) & x.isNotNull()     # the slope's points: t = -off, y = x
+        aggs += [F.avg(F.when(off <= 3, x)).alias(f"{m}_avg3"),
+                 F.avg(x).alias(f"{m}_avg6"),
                  F.max(F.when(off == 1, x)).alias(f"_{m}_last"),
-                 F.regr_slope(F.when(off <= 5, x), F.when(off <= 5, -off.cast("double"))).alias(f"{m}_trend6")]
-    w = cur.groupBy("subscriber_id").agg(*aggs)
+                 F.count(F.when(in5, x)).alias(f"_{m}_n"),
+                 F.sum(F.when(in5, -off)).alias(f"_{m}_st"),
+                 F.sum(F.when(in5, x)).alias(f"_{m}_sy"),
+                 F.sum(F.when(in5, -off * x)).alias(f"_{m}_sty"),
+                 F.sum(F.when(in5, off * off)).alias(f"_{m}_stt")]
+    w = hist.groupBy("subscriber_id").agg(*aggs)
     out = current.join(w, "subscriber_id", "left")
+    derived = []
     for m in metrics:
         now = F.col(m).cast("double")
-        out = (out.withColumn(f"{m}_mom", safe_div(now - F.col(f"_{m}_last"), F.abs(F.col(f"_{m}_last"))))
-               .withColumn(f"{m}_vs_avg3", safe_div(now, F.col(f"{m}_avg3"))))
-    return out.drop(*[f"_{m}_last" for m in metrics])
+        z = lambda c: F.coalesce(F.col(f"_{m}_{c}"), F.lit(0.0))   # noqa: E731 - no earlier point: empty sums
+        # this month's point has t = 0: it adds to n and to the sum of y only
+        n = z("n") + now.isNotNull().cast("double")
+        sy = z("sy") + F.coalesce(now, F.lit(0.0))
+        # least squares: slope = (n·Σty − Σt·Σy) / (n·Σt² − (Σt)²), unknown with fewer than two points
+        slope = safe_div(n * z("sty") - z("st") * sy, n * z("stt") - z("st") * z("st"))
+        derived += [slope.alias(f"{m}_trend6"),
+                    safe_div(now - F.col(f"_{m}_last"), F.abs(F.col(f"_{m}_last"))).alias(f"{m}_mom"),
+                    safe_div(now, F.col(f"{m}_avg3")).alias(f"{m}_vs_avg3")]
+    hidden = [f"_{m}_{c}" for m in metrics for c in ("last", "n", "st", "sy", "sty", "stt")]
+    return out.select("*", *derived).drop(*hidden)
 
 
 def customer_view(subscribers: DataFrame, parts: Mapping[str, DataFrame], history: DataFrame | None,
