@@ -35,6 +35,8 @@ def test_shuffle_partitions_grow_with_the_input_and_come_back(spark):
     # never fewer than configured (a cluster's count stays)
     with shuffle_partitions_for(spark, 1, 2**20) as n:
         assert n == int(before)
+    with shuffle_partitions_for(spark, 1, 2**20, at_least=int(before) + 5) as n:   # a wide build's row count
+        assert n == int(before) + 5
     with pytest.raises(RuntimeError), shuffle_partitions_for(spark, 10 * 2**20, 2**20):
         raise RuntimeError("a failed build")
     assert spark.conf.get("spark.sql.shuffle.partitions") == before

@@ -155,8 +155,9 @@ def input_bytes(df) -> int:
 
 
 @contextmanager
-def shuffle_partitions_for(spark, nbytes: int, bytes_per_partition: int):
-    """Within the block, ``spark.sql.shuffle.partitions`` is at least ``nbytes / bytes_per_partition``.
+def shuffle_partitions_for(spark, nbytes: int, bytes_per_partition: int, at_least: int = 0):
+    """Within the block, ``spark.sql.shuffle.partitions`` is at least ``nbytes / bytes_per_partition`` (and
+    ``at_least``: a wide build sets it from its row count, as compressed input bytes understate its rows).
 
     Adaptive execution merges small shuffle partitions but never splits large ones, so a count fixed for
     small local runs makes each partition grow with the data: a month of 10M subscribers' CDR in 8 partitions
@@ -166,7 +167,7 @@ def shuffle_partitions_for(spark, nbytes: int, bytes_per_partition: int):
         raise ValueError(f"spark.input_bytes_per_shuffle_partition must be a positive number of bytes, "
                          f"not {bytes_per_partition}")
     before = spark.conf.get("spark.sql.shuffle.partitions")
-    wanted = max(int(before), math.ceil(nbytes / bytes_per_partition))
+    wanted = max(int(before), math.ceil(nbytes / bytes_per_partition), at_least)
     spark.conf.set("spark.sql.shuffle.partitions", str(wanted))
     try:
         yield wanted

@@ -1,6 +1,8 @@
 """Building unified.customer_view and unified.outcomes for one month."""
 from __future__ import annotations
 
+import math
+
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
@@ -39,7 +41,11 @@ def build_view(spark: SparkSession, conf: Config, month: str) -> list:
                                 view_columns())
     inputs = sum(input_bytes(f) for f in [subs, *parts.values()] + ([history] if history is not None else []))
     configured = int(spark.conf.get("spark.sql.shuffle.partitions"))
-    with shuffle_partitions_for(spark, inputs, int(conf.get("spark.input_bytes_per_shuffle_partition"))) as n, \
+    # The view is ~220 columns wide: its rows in memory are ~10x its inputs' compressed bytes, so its row
+    # count sets the partitions too (at 5M subscribers the bytes alone gave 9 partitions of ~1 GiB).
+    by_rows = math.ceil(active / int(conf.get("view.subscribers_per_partition")))
+    with shuffle_partitions_for(spark, inputs, int(conf.get("spark.input_bytes_per_shuffle_partition")),
+                                at_least=by_rows) as n, \
             Publication(tables, conf, release=n > configured) as pub:
         pub.add(VIEW, df, parameters={"active_subscribers": active})
     return pub.results
