@@ -77,7 +77,10 @@ def social_circle(cdr: DataFrame, month: str, numbers: DataFrame, groups: DataFr
     # again (1M subscribers, this table alone: 242 s before, 99 s with the checkpoint).
     pairs = call_pairs(cdr, month, own_operator).join(peer_ids, "peer_number", "left").localCheckpoint(eager=True)
 
-    per_sub = (pairs.groupBy("subscriber_id").agg(
+    # Two passes over the pairs, each into a small checkpoint; the steps after them read only those. (Left
+    # as lazy frames, the edges, the nodes and the output each read the pairs again: at 5M subscribers three
+    # such stages re-read 3.1 GB of them.)
+    per_sub = pairs.groupBy("subscriber_id").agg(
         F.count(F.lit(1)).alias("circle_breadth"),
         F.sum("calls").alias("circle_calls"),
         F.sum(F.col("calls") * F.col("calls")).alias("_sq"),
@@ -86,26 +89,30 @@ def social_circle(cdr: DataFrame, month: str, numbers: DataFrame, groups: DataFr
         F.sum(F.when(F.col("is_vpn") == 1, F.col("calls")).otherwise(0)).alias("_vpn_calls"),
         F.sum(F.when(F.col("is_vpn") == 1, F.col("calls") * F.col("calls")).otherwise(0)).alias("_vpn_sq"),
         F.sum("is_onnet").alias("onnet_peers"),
-    ))
+    ).localCheckpoint(eager=True)
 
     my_group = groups.select("subscriber_id", "group_id")
     peer_group = groups.select(F.col("subscriber_id").alias("peer_id"), F.col("group_id").alias("peer_group"))
     churned_ids = churned.select(F.col("subscriber_id").alias("peer_id")).distinct().withColumn("peer_churned", F.lit(1))
+    # Pairs with a known on-net peer, caller -> callee weighted by the caller's share of calls. The joins on
+    # the caller come last, so the checkpoint is partitioned by the caller (src): the per-caller sums below
+    # and PageRank's join of edges with ranks then need no shuffle of the edges.
     known = (pairs.where(F.col("peer_id").isNotNull())
-             .join(my_group, "subscriber_id", "left")
              .join(peer_group, "peer_id", "left")
-             .join(churned_ids, "peer_id", "left"))
-    per_known = known.groupBy("subscriber_id").agg(
-        F.sum(F.when(F.col("group_id").isNotNull() & (F.col("group_id") == F.col("peer_group")), 1)
-              .otherwise(0)).alias("peers_same_group"),
-        F.sum(F.coalesce(F.col("peer_churned"), F.lit(0))).alias("peers_churned_3m"))
-
-    # Influence: edges caller -> callee weighted by the caller's share of calls.
-    edges = (known.join(per_sub.select("subscriber_id", "circle_calls"), "subscriber_id")
+             .join(churned_ids, "peer_id", "left")
+             .join(my_group, "subscriber_id", "left")
+             .join(per_sub.select("subscriber_id", "circle_calls"), "subscriber_id")
              .select(F.col("subscriber_id").alias("src"), F.col("peer_id").alias("dst"),
-                     (F.col("calls") / F.col("circle_calls")).alias("w"))
-             .where(F.col("src") != F.col("dst")))
-    edges = edges.localCheckpoint(eager=True)
+                     (F.col("calls") / F.col("circle_calls")).alias("w"),
+                     (F.col("group_id").isNotNull() & (F.col("group_id") == F.col("peer_group")))
+                     .cast("int").alias("same_group"),
+                     F.coalesce(F.col("peer_churned"), F.lit(0)).alias("peer_churned"))
+             .localCheckpoint(eager=True))
+    per_known = known.groupBy(F.col("src").alias("subscriber_id")).agg(
+        F.sum("same_group").alias("peers_same_group"), F.sum("peer_churned").alias("peers_churned_3m"))
+
+    # Influence: edges caller -> callee (a subscriber calling their own number is no edge).
+    edges = known.where(F.col("src") != F.col("dst")).select("src", "dst", "w")
     indeg = edges.groupBy(F.col("dst").alias("subscriber_id")).agg(
         F.count(F.lit(1)).alias("influence_in_degree"), F.sum("w").alias("influence_weighted_in_degree"))
     nodes = per_sub.select(F.col("subscriber_id").alias("node")).union(
