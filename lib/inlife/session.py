@@ -173,3 +173,16 @@ def shuffle_partitions_for(spark, nbytes: int, bytes_per_partition: int, at_leas
         yield wanted
     finally:
         spark.conf.set("spark.sql.shuffle.partitions", before)
+
+
+@contextmanager
+def adaptive_execution_off(spark):
+    """Within the block, adaptive query execution is off: plans keep the partitioning they were given, and a
+    checkpoint of a hash-partitioned frame reports that partitioning (under adaptive execution it reports
+    none, so every join on it shuffles it again). For loops over the same large frame, such as PageRank."""
+    before = spark.conf.get("spark.sql.adaptive.enabled")
+    spark.conf.set("spark.sql.adaptive.enabled", "false")
+    try:
+        yield
+    finally:
+        spark.conf.set("spark.sql.adaptive.enabled", before)

@@ -61,6 +61,34 @@ def test_pagerank_of_a_cycle_is_uniform_and_sums_to_n(spark):
     assert ranks == pytest.approx({1: 1.0, 2: 1.0, 3: 1.0})
 
 
+def test_a_pagerank_iteration_shuffles_only_its_contributions(spark):
+    """Edges and ranks partitioned as pagerank leaves them: an iteration's plan has one exchange (the
+    contributions by destination), not one for the edges and one for the ranks as well. And the loop
+    leaves adaptive execution as it found it."""
+    from pyspark.sql import functions as F
+
+    from inlife.intermediate.social import next_ranks
+    from inlife.session import adaptive_execution_off
+
+    parts = int(spark.conf.get("spark.sql.shuffle.partitions"))
+    adaptive = spark.conf.get("spark.sql.adaptive.enabled")
+    edges = spark.createDataFrame([(1, 2, 1.0), (2, 3, 0.5), (2, 1, 0.5), (3, 1, 1.0)], "src long, dst long, w double")
+    ranks = spark.createDataFrame([(1, True, 1.0), (2, True, 1.0), (3, True, 1.0), (4, False, 1.0)],
+                                  "node long, has_out boolean, rank double")
+    with adaptive_execution_off(spark):
+        edges = edges.repartition(parts, "src").localCheckpoint(eager=True)
+        ranks = ranks.repartition(parts, "node").localCheckpoint(eager=True)
+        step = next_ranks(edges, ranks, 4, 0.85)
+        plan = step._jdf.queryExecution().executedPlan().toString()
+        got = {r.node: r.rank for r in step.collect()}
+    assert plan.count("Exchange") == 1 and "Exchange hashpartitioning(dst" in plan, plan
+    # by hand: dangling mass 1 (node 4) spread over 4 nodes; c1 = 1*0.5 + 1*1, c2 = 1, c3 = 0.5, c4 = 0
+    assert got == pytest.approx({n: 0.15 + 0.85 * (c + 0.25) for n, c in {1: 1.5, 2: 1.0, 3: 0.5, 4: 0.0}.items()})
+    assert spark.conf.get("spark.sql.adaptive.enabled") == adaptive
+    pagerank(edges, ranks.select("node"), 2).count()
+    assert spark.conf.get("spark.sql.adaptive.enabled") == adaptive
+
+
 def test_social_circle_reads_the_cdr_once(spark):
     """The CDR is aggregated into call pairs once; the edges, the nodes and every PageRank iteration read
     the pairs. Each CDR row passes a counting filter: more passes over the CDR count more rows."""
