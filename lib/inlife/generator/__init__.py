@@ -71,12 +71,16 @@ def generate(spark: SparkSession, conf: Config, p: Params) -> dict:
     landing = Path(conf.path("landing.root"))
     truth_root = Path(conf.path("truth.root"))
     staging = truth_root / "_staging"
-    for name in contract.order:
+    unknown = sorted(set(p.only) - set(contract.order))
+    if unknown:
+        raise ValueError(f"generator: no source {unknown} in sources.yaml (sources: {', '.join(contract.order)})")
+    for name in (p.only or contract.order):
         shutil.rmtree(landing / name, ignore_errors=True)
     shutil.rmtree(truth_root / "subscriber_month", ignore_errors=True)
     shutil.rmtree(staging, ignore_errors=True)
     landing.mkdir(parents=True, exist_ok=True)
-    generated = [n for n in contract.order if not contract[n].optional]   # responses come from simulate_responses
+    generated = [n for n in contract.order if not contract[n].optional   # responses come from simulate_responses
+                 and (not p.only or n in p.only)]
     manifest = Manifest(p, generated)
 
     with stage("population", conf) as st_:

@@ -36,6 +36,9 @@ class Params:
     late_rate: float = 0.004         # good records delivered 1-3 days after their event day
     rows_per_partition: int = 200_000
     extra: dict = field(default_factory=dict)
+    # Only these sources (empty: every one). Their folders are replaced and the manifest lists them alone;
+    # the population, states and truth are the same as in a whole run, so are the lines of each source.
+    only: tuple = ()
 
     @property
     def month_list(self) -> list[Month]:
