@@ -179,7 +179,9 @@ def shuffle_partitions_for(spark, nbytes: int, bytes_per_partition: int, at_leas
 def adaptive_execution_off(spark):
     """Within the block, adaptive query execution is off: plans keep the partitioning they were given, and a
     checkpoint of a hash-partitioned frame reports that partitioning (under adaptive execution it reports
-    none, so every join on it shuffles it again). For loops over the same large frame, such as PageRank."""
+    none, so every join on it shuffles it again). For loops over the same large frame, such as PageRank.
+    The setting is the session's: with run.parallel_tables > 1, tables planned in other threads meanwhile also
+    run without it (same results, without adaptive coalescing or skew handling).
     before = spark.conf.get("spark.sql.adaptive.enabled")
     spark.conf.set("spark.sql.adaptive.enabled", "false")
     try:
