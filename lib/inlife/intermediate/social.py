@@ -67,7 +67,8 @@ def pagerank(edges: DataFrame, nodes: DataFrame, iterations: int, damping: float
 
 def next_ranks(edges: DataFrame, ranks: DataFrame, n: int, damping: float) -> DataFrame:
     """One PageRank iteration: ranks (node, has_out, rank) from the previous ones. With both inputs
-    partitioned as ``pagerank`` leaves them, its plan has one exchange: the contributions by destination."""
+    partitioned as ``pagerank`` leaves them, its plan has one exchange: the contributions by destination.
+    It runs one small job when called: the dangling mass, a sum over the ranks, taken as a constant."""
     dangling = ranks.where(~F.col("has_out")).agg(F.sum("rank")).first()[0] or 0.0
     # Hash joins: a partition's ranks fit in memory, and neither side then needs sorting.
     contrib = (edges.join(ranks.select(F.col("node").alias("src"), "rank").hint("shuffle_hash"), "src")
