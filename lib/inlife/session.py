@@ -181,7 +181,7 @@ def adaptive_execution_off(spark):
     checkpoint of a hash-partitioned frame reports that partitioning (under adaptive execution it reports
     none, so every join on it shuffles it again). For loops over the same large frame, such as PageRank.
     The setting is the session's: with run.parallel_tables > 1, tables planned in other threads meanwhile also
-    run without it (same results, without adaptive coalescing or skew handling).
+    run without it (same results, without adaptive coalescing or skew handling)."""
     before = spark.conf.get("spark.sql.adaptive.enabled")
     spark.conf.set("spark.sql.adaptive.enabled", "false")
     try:
