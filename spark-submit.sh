@@ -74,5 +74,6 @@ exec "$SPARK_HOME/bin/spark-submit" --master "$MASTER" --name "inlife-$JOB" \
   --conf "spark.driver.extraJavaOptions=-Dlog4j.configurationFile=file:$ROOT/lib/inlife/log4j2.properties -XX:-DontCompileHugeMethods" \
   --conf "spark.executor.extraJavaOptions=-XX:-DontCompileHugeMethods" \
   --conf "spark.executorEnv.PYSPARK_PYTHON=$PYSPARK_PYTHON" \
+  --conf "spark.python.sql.dataFrameDebugging.enabled=false" \
   ${LOCAL_OPTS[@]+"${LOCAL_OPTS[@]}"} ${SUBMIT[@]+"${SUBMIT[@]}"} \
   --py-files "$ZIP" "$MAIN" "$JOB" --env "$ENV_NAME" --conf-dir "$ROOT/conf" ${JOB_OPTS[@]+"${JOB_OPTS[@]}"} "$@"

@@ -43,3 +43,23 @@ def test_shuffle_partitions_grow_with_the_input_and_come_back(spark):
     with pytest.raises(ValueError, match="input_bytes_per_shuffle_partition must be a positive"):
         with shuffle_partitions_for(spark, 1, 0):
             pass
+
+
+def test_column_functions_do_not_record_python_call_sites(spark):
+    """DataFrame debugging off (session.SESSION_CONF): a pyspark.sql.functions call makes one py4j round trip,
+    not six plus a stack walk; the generator and the view build make tens of thousands of them."""
+    from pyspark.errors.utils import is_debugging_enabled
+    from pyspark.sql import functions as F
+
+    assert spark.sparkContext.getConf().get("spark.python.sql.dataFrameDebugging.enabled") == "false"
+    assert not is_debugging_enabled()
+    gateway = spark.sparkContext._gateway
+    client = gateway._gateway_client
+    calls = []
+    send = client.send_command
+    client.send_command = lambda command, *a, **k: (calls.append(command), send(command, *a, **k))[1]
+    try:
+        F.lit(1) + F.col("x")
+    finally:
+        client.send_command = send
+    assert len(calls) <= 8, f"{len(calls)} py4j round trips for lit(1) + col('x')"

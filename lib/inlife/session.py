@@ -23,6 +23,12 @@ LOG4J2 = Path(__file__).with_name("log4j2.properties")
 # JVM by default never JIT-compiles a method over 8,000 bytes of bytecode: wide projections (the
 # generator's, the view's) then run interpreted, several times slower. This flag lets the JIT take them.
 JVM_OPTIONS = f"-Dlog4j.configurationFile=file:{LOG4J2} -XX:-DontCompileHugeMethods"
+# PySpark 4's DataFrame debugging records the Python call site of every pyspark.sql.functions call (a stack
+# walk and ~5 py4j round trips each), so that an ANSI error can name the line that built the expression.
+# inlife builds expressions by the thousand (one generated month: 11,400 calls, 164,000 round
+# trips where 50,000 do): off, as in spark-submit.sh. To have the call sites back while debugging, set
+# spark.conf: {spark.python.sql.dataFrameDebugging.enabled: "true"} (it is read at session start).
+SESSION_CONF = {"spark.python.sql.dataFrameDebugging.enabled": "false"}
 
 # The level inlife caches frames at: deserialised, as Dataset.cache() does. PySpark's MEMORY_AND_DISK is
 # the serialised level: every cached columnar batch is serialised when the cache is filled and deserialised
@@ -72,6 +78,8 @@ def build_session(conf: Config, app_name: str | None = None, verbose: bool = Fal
             .config("spark.driver.extraJavaOptions", JVM_OPTIONS)
             .config("spark.executor.extraJavaOptions", JVM_OPTIONS)
         )
+        for key, value in SESSION_CONF.items():
+            builder = builder.config(key, value)
         for key, value in _delta_spark_settings(conf).items():
             builder = builder.config(key, value)
         for key, value in (sc.get("conf") or {}).items():
