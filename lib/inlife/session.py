@@ -24,7 +24,7 @@ LOG4J2 = Path(__file__).with_name("log4j2.properties")
 # generator's, the view's) then run interpreted, several times slower. This flag lets the JIT take them.
 JVM_OPTIONS = f"-Dlog4j.configurationFile=file:{LOG4J2} -XX:-DontCompileHugeMethods"
 # PySpark 4's DataFrame debugging records the Python call site of every pyspark.sql.functions call (a stack
-# walk and ~5 py4j round trips each), so that an ANSI error can name the line that built the expression.
+# walk and ~6 py4j round trips each), so that an ANSI error can name the line that built the expression.
 # inlife builds expressions by the thousand (one generated month: 11,400 calls, 164,000 round
 # trips where 50,000 do): off, as in spark-submit.sh. To have the call sites back while debugging, set
 # spark.conf: {spark.python.sql.dataFrameDebugging.enabled: "true"} (it is read at session start).
