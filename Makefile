@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # planning, Delta commits and JVM start-up rather than on both cores (1370 s in one process here, 772-885 s in two).
 TEST_WORKERS ?= 2
 
-.PHONY: demo test test-fast bench mlflow-ui clean check-java check-python help
+.PHONY: demo test test-fast bench mlflow-ui clean check-java check-python help jars
 
 help:
 	@echo "make demo   - set up .venv if needed and run the main job locally on generated data"
@@ -33,11 +33,25 @@ check-java:
 	  echo "  Debian/Ubuntu: sudo apt-get install -y openjdk-17-jre-headless (then select it with update-alternatives)"; \
 	  exit 1; fi
 
-$(STAMP): setup.py | check-python
+$(STAMP): setup.py deps/pom.xml | check-python
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	@$(MAKE) --no-print-directory jars
 	@touch $(STAMP)
+
+# The Delta Lake jars of the installed delta-spark release, with this machine's Maven and its own settings
+# (deps/pom.xml). Without them set-up goes on, and lake.engine: auto then picks the delta-rs engine.
+jars:
+	@v=$$($(PY) -c 'from importlib.metadata import version; print(version("delta-spark"))') || exit 1; \
+	if ! command -v mvn >/dev/null 2>&1; then \
+	  echo "Delta Lake jars not fetched: mvn is not installed (apt-get install maven, then make jars); the delta-rs engine will be used"; \
+	elif mkdir -p build && rm -rf jars.tmp && mvn -B -q -f deps/pom.xml dependency:copy-dependencies \
+	      -Ddelta.version=$$v -DincludeScope=runtime -DoutputDirectory="$(CURDIR)/jars.tmp" >build/jars.log 2>&1; then \
+	  rm -rf jars && mv jars.tmp jars && echo "Delta Lake $$v jars in jars/: $$(cd jars && ls | tr '\n' ' ')"; \
+	else \
+	  rm -rf jars.tmp; echo "Delta Lake jars not fetched: Maven could not resolve io.delta:delta-spark_2.13:$$v (build/jars.log); the delta-rs engine will be used"; \
+	fi
 
 demo: check-java $(STAMP)
 	$(VENV)/bin/inlife demo

@@ -16,6 +16,8 @@ setup(
     install_requires=[
         "pyspark>=4.0.0,<4.1",
         "deltalake>=1.1,<2",
+        # The one pin of Delta Lake's version: `make` fetches the jars of exactly this release (deps/pom.xml).
+        "delta-spark==4.0.1",
         "mlflow>=3.1,<4",
         "great-expectations>=1.5,<2",
         "pyyaml>=6,<7",
@@ -28,7 +30,6 @@ setup(
         "dev": ["pytest>=8", "pytest-timeout>=2.3", "pytest-xdist>=3.5", "duckdb>=1.1", "nbclient>=0.10", "ipykernel>=6",
                 "nbformat>=5",
                 "psutil>=5.9"],   # benchmarks: peak memory of the generator's processes
-        "delta-spark": ["delta-spark>=4.0,<4.1"],
     },
     entry_points={"console_scripts": ["inlife=inlife.cli:main"]},
 )

@@ -23,12 +23,12 @@ if [ -z "${SPARK_HOME:-}" ]; then
 fi
 export SPARK_HOME
 
-ENV_NAME=local; MASTER=""; SUBMIT=(); JOB_OPTS=()
+ENV_NAME=local; MASTER=""; SUBMIT=(); JOB_OPTS=(); SETS=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --env) ENV_NAME="$2"; shift 2 ;;
     --master) MASTER="$2"; shift 2 ;;
-    --set) JOB_OPTS+=(--set "$2"); shift 2 ;;
+    --set) JOB_OPTS+=(--set "$2"); SETS+=("$2"); shift 2 ;;
     --verbose) JOB_OPTS+=(--verbose); SUBMIT+=(--verbose); shift ;;
     --supervise) SUBMIT+=("$1"); shift ;;
     --*) [ $# -ge 2 ] || { echo "spark-submit.sh: $1 needs a value" >&2; exit 2; }
@@ -69,11 +69,23 @@ if [[ "$MASTER" == local* ]]; then
   DRIVER_MEM="$(PYTHONPATH="$ROOT/lib" "$PYSPARK_PYTHON" -c "from inlife.config import load_config; print(load_config('$ENV_NAME', conf_dir='$ROOT/conf').get('spark.driver_memory'))")"
   LOCAL_OPTS+=(--driver-memory "$DRIVER_MEM")
 fi
+# Delta Lake for the driver and the executors: the jars `make` fetched into jars/ (--jars ships them), or
+# --packages when lake.maven_repository is set; nothing when the job brings its own --jars or --packages
+# (a cluster whose classpath has Delta Lake) or the configuration says lake.engine: delta-rs.
+DELTA_OPTS=()
+if [[ " ${SUBMIT[*]-} " != *" --jars "* && " ${SUBMIT[*]-} " != *" --packages "* ]]; then
+  mapfile -t DELTA_OPTS < <(PYTHONPATH="$ROOT/lib" "$PYSPARK_PYTHON" -c "
+import sys
+from inlife.config import load_config
+from inlife.session import submit_arguments
+conf = load_config('$ENV_NAME', overrides=sys.argv[1:], conf_dir='$ROOT/conf')
+print(chr(10).join(submit_arguments(conf)))" ${SETS[@]+"${SETS[@]}"} | sed '/^$/d')
+fi
 
 exec "$SPARK_HOME/bin/spark-submit" --master "$MASTER" --name "inlife-$JOB" \
   --conf "spark.driver.extraJavaOptions=-Dlog4j.configurationFile=file:$ROOT/lib/inlife/log4j2.properties -XX:-DontCompileHugeMethods" \
   --conf "spark.executor.extraJavaOptions=-XX:-DontCompileHugeMethods" \
   --conf "spark.executorEnv.PYSPARK_PYTHON=$PYSPARK_PYTHON" \
   --conf "spark.python.sql.dataFrameDebugging.enabled=false" \
-  ${LOCAL_OPTS[@]+"${LOCAL_OPTS[@]}"} ${SUBMIT[@]+"${SUBMIT[@]}"} \
+  ${LOCAL_OPTS[@]+"${LOCAL_OPTS[@]}"} ${DELTA_OPTS[@]+"${DELTA_OPTS[@]}"} ${SUBMIT[@]+"${SUBMIT[@]}"} \
   --py-files "$ZIP" "$MAIN" "$JOB" --env "$ENV_NAME" --conf-dir "$ROOT/conf" ${JOB_OPTS[@]+"${JOB_OPTS[@]}"} "$@"

@@ -77,7 +77,7 @@ def test_submit_smoke_job_to_standalone_cluster(standalone, tmp_path):
          "--set", f"lake.root={lake}", "smoke", "--rows", "2000"],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, f"spark-submit failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
-    assert "smoke: smoke.events ok at version 1" in out.stdout
+    assert "smoke: smoke.events ok at version 1 (delta-spark engine)" in out.stdout
     # the executors (on the worker) wrote the files; the table is a real Delta table
     dt = deltalake.DeltaTable(str(lake / "smoke" / "events"))
     rows = dt.to_pyarrow_table().to_pylist()
@@ -87,6 +87,9 @@ def test_submit_smoke_job_to_standalone_cluster(standalone, tmp_path):
     # and the job ran on the cluster, not in local mode: an executor of this app ran in the worker's folder
     assert f"(master {url})" in out.stdout
     assert list(Path(env["SPARK_WORKER_DIR"]).glob("app-*/0/stderr"))
+    # the Delta Lake jars that make fetched reached the executor through spark-submit.sh's --jars
+    shipped = sorted(p.name for p in Path(env["SPARK_WORKER_DIR"]).glob("app-*/0/*.jar"))
+    assert shipped == sorted(p.name for p in (ROOT / "jars").glob("*.jar")) and shipped
 
 
 def test_submit_rejects_unknown_job():

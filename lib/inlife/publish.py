@@ -80,8 +80,9 @@ class Publication:
             df = df() if callable(df) else df
             parameters = parameters() if callable(parameters) else parameters
             df = df.persist(CACHE)
+            staged = None
             try:
-                df.count()   # the build, into the cache: outside the validator's turn, and timed apart
+                rows = df.count()   # the build, into the cache: outside the validator's turn, and timed apart
                 validation_seconds, skipped = 0.0, []
                 if validate and self.validate_on:
                     outcome = self.validator.validate(table, df, parameters)
@@ -90,11 +91,15 @@ class Publication:
                         raise QualityError(outcome.message())
                 staged = self.tables.stage(table, df, mode, list(partition_by) if partition_by else None)
             finally:
-                df.unpersist()
+                if staged is None:
+                    df.unpersist()
+                else:                # delta-spark writes at commit, from this cache
+                    self.tables.release_after(staged, df.unpersist)
                 del df
                 if self.release:
                     release_shuffle_files(self.tables.spark)
-            info = Published(table, staged.rows(), None,
+            staged_rows = staged.rows()
+            info = Published(table, rows if staged_rows is None else staged_rows, None,
                              time.time() - started - validation_seconds, validation_seconds, skipped)
             st.rows = info.rows
             st.note = f"(validation {validation_seconds:.1f}s)" if validation_seconds else ""
@@ -118,12 +123,23 @@ class Publication:
         self._wait()
         # commit in the order the tables were added, whatever order their builds finished in
         self._staged.sort(key=lambda s: s[0])
-        while self._staged:
-            _, staged, info = self._staged.pop(0)
-            result: CommitResult = staged.commit()
-            info.version = result.version
-            info.rows = result.rows if result.rows is not None else info.rows
-            self.results.append(info)
+        committed: list[tuple[StagedWrite, CommitResult]] = []
+        try:
+            while self._staged:
+                _, staged, info = self._staged.pop(0)
+                result: CommitResult = staged.commit()
+                committed.append((staged, result))
+                info.version = result.version
+                info.rows = result.rows if result.rows is not None else info.rows
+                self.results.append(info)
+        except BaseException as exc:
+            # a commit failed after others went through (delta-spark writes its files at commit, so a
+            # failing executor or a conflict can come this late): restore those, all or nothing
+            try:
+                self.tables.roll_back(committed)
+            except Exception as undo:
+                raise undo from exc
+            raise
         return self.results
 
     def abort(self) -> None:

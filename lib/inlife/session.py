@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pyspark import StorageLevel
 
-from inlife.config import Config
+from inlife.config import Config, resolve_path
 
 LOG4J2 = Path(__file__).with_name("log4j2.properties")
 # Whole-stage code generation emits methods of up to 64 KB (spark.sql.codegen.hugeMethodLimit), but the
@@ -91,25 +91,73 @@ def build_session(conf: Config, app_name: str | None = None, verbose: bool = Fal
     return spark
 
 
-def _delta_spark_settings(conf: Config) -> dict[str, str]:
-    """Delta Lake jars and extensions for a local session, only when config provides the jars.
+def delta_jars(conf: Config) -> list[str]:
+    """The Delta Lake jars for a session inlife starts: ``lake.delta_spark_jars`` if given, else the jars
+    ``make`` fetched into ``lake.jars_dir`` (none when that folder is absent)."""
+    lake = conf["lake"]
+    if lake["delta_spark_jars"]:
+        return [resolve_path(j, conf.project_root) for j in lake["delta_spark_jars"]]
+    folder = Path(conf.path("lake.jars_dir"))
+    return sorted(str(p) for p in folder.glob("*.jar")) if folder.is_dir() else []
 
-    Jars are never downloaded unless ``lake.maven_repository`` names a repository to fetch them from.
-    """
+
+def delta_package(conf: Config) -> str:
+    """Maven coordinates of delta-spark for ``lake.maven_repository``: the installed pip release's."""
+    from importlib.metadata import version
+
+    return conf.get("lake.delta_spark_package") or f"io.delta:delta-spark_2.13:{version('delta-spark')}"
+
+
+def _delta_spark_settings(conf: Config) -> dict[str, str]:
+    """Delta Lake jars, extension and catalog for a session inlife starts, when the jars are at hand.
+
+    Nothing is downloaded at run time unless ``lake.maven_repository`` names a repository."""
     lake = conf["lake"]
     if lake["engine"] == "delta-rs":
         return {}
     settings: dict[str, str] = {}
-    if lake["delta_spark_jars"]:
-        settings["spark.jars"] = ",".join(lake["delta_spark_jars"])
-    elif lake["maven_repository"] and lake["engine"] == "delta-spark":
-        settings["spark.jars.packages"] = lake["delta_spark_package"]
+    jars = delta_jars(conf)
+    if jars:
+        settings["spark.jars"] = ",".join(jars)
+    elif lake["maven_repository"]:
+        settings["spark.jars.packages"] = delta_package(conf)
         settings["spark.jars.repositories"] = lake["maven_repository"]
     else:
         return {}
     settings["spark.sql.extensions"] = "io.delta.sql.DeltaSparkSessionExtension"
     settings["spark.sql.catalog.spark_catalog"] = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+    if lake["catalog"]:
+        settings.update(_metastore_settings(conf))
     return settings
+
+
+def submit_arguments(conf: Config) -> list[str]:
+    """spark-submit options that bring Delta Lake to the driver and the executors (spark-submit.sh): the
+    fetched jars by ``--jars``, or ``--packages`` from ``lake.maven_repository``; none under delta-rs or
+    without either. The catalog stays the cluster's own."""
+    settings = {k: v for k, v in _delta_spark_settings(conf.with_overrides({"lake.catalog": False})).items()}
+    args = []
+    if "spark.jars" in settings:
+        args += ["--jars", settings.pop("spark.jars")]
+    if "spark.jars.packages" in settings:
+        args += ["--packages", settings.pop("spark.jars.packages"),
+                 "--repositories", settings.pop("spark.jars.repositories")]
+    for key, value in settings.items():
+        args += ["--conf", f"{key}={value}"]
+    return args
+
+
+def _metastore_settings(conf: Config) -> dict[str, str]:
+    """An embedded Hive metastore under ``lake.metastore_dir``, so tables registered by one job are there by
+    name for the next job, a notebook or ``spark-sql`` run from the project folder."""
+    folder = Path(conf.path("lake.metastore_dir"))
+    return {
+        "spark.sql.catalogImplementation": "hive",
+        "spark.sql.warehouse.dir": str(folder / "warehouse"),
+        "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={folder / 'derby'};create=true",
+        # Derby writes its log beside the database, not into the working folder
+        "spark.driver.extraJavaOptions": f"{JVM_OPTIONS} -Dderby.stream.error.file={folder / 'derby.log'}",
+    }
 
 
 def delta_spark_available(spark) -> bool:

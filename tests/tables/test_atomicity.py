@@ -22,8 +22,8 @@ CHILD = textwrap.dedent("""
     from inlife.session import build_session
     from inlife.tables import Tables, base
 
-    lake, stage, marker = sys.argv[1], sys.argv[2], Path(sys.argv[3])
-    conf = load_config("test", overrides=[f"lake.root={lake}"])
+    lake, stage, marker, engine = sys.argv[1], sys.argv[2], Path(sys.argv[3]), sys.argv[4]
+    conf = load_config("test", overrides=[f"lake.root={lake}", f"lake.engine={engine}"])
     spark = build_session(conf)
     tables = Tables(spark, conf)
 
@@ -63,8 +63,15 @@ def _parquet_files(root: Path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kill_at", ["mid-write", "before-commit"])
-def test_sigkill_leaves_previous_version_readable(spark, conf, tables, tmp_path, kill_at):
+@pytest.mark.parametrize("engine,kill_at", [("delta-rs", "mid-write"), ("delta-rs", "before-commit"),
+                                            ("delta-spark", "mid-write")])
+def test_sigkill_leaves_previous_version_readable(spark, conf, tmp_path, engine, kill_at):
+    """delta-rs moves its staged files into the table before committing, so it is killed at both points;
+    delta-spark writes the files into the table and commits in one call, so the kill lands mid-write."""
+    from inlife.tables import Tables
+
+    tables = Tables(spark, conf.with_overrides({"lake.engine": engine}))
+    assert tables.engine.name == engine
     previous = spark.createDataFrame([(i, "2024-01", float(i), "before") for i in range(5)]
                                      + [(i, "2024-02", float(i), "before") for i in range(5)],
                                      "id long, month string, amount double, tag string")
@@ -73,14 +80,13 @@ def test_sigkill_leaves_previous_version_readable(spark, conf, tables, tmp_path,
     referenced = _parquet_files(location)
     marker = tmp_path / "marker"
     env = dict(os.environ, PYTHONPATH=str(ROOT / "lib"), INLIFE_CONF_DIR=str(ROOT / "conf"))
-    child = subprocess.Popen([sys.executable, "-c", CHILD, conf.path("lake.root"), kill_at, str(marker)],
+    child = subprocess.Popen([sys.executable, "-c", CHILD, conf.path("lake.root"), kill_at, str(marker), engine],
                              env=env, cwd=ROOT, start_new_session=True,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         if kill_at == "mid-write":
-            # wait until the executors have started writing into the staging area
-            started = _wait_for(lambda: any((location / "_staging").rglob("*.parquet"))
-                                if (location / "_staging").exists() else False, 120)
+            # wait until the executors have started writing data files (delta-rs: into its staging area)
+            started = _wait_for(lambda: any(f not in referenced for f in _parquet_files(location)), 120)
         else:
             started = _wait_for(marker.exists, 180)
         assert started, f"the child never reached {kill_at}: {child.stdout.read1().decode(errors='replace')}"

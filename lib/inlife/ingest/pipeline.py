@@ -277,7 +277,12 @@ class Ingestion:
                 if len(groups) > 1:
                     release_shuffle_files(self.spark)
             raw_parts, q_parts = [self.tables.combine(raw_parts)], [self.tables.combine(q_parts)]
-            raw_commit, q_commit = raw_parts[0].commit(), q_parts[0].commit()
+            raw_commit = raw_parts[0].commit()
+            try:
+                q_commit = q_parts[0].commit()
+            except BaseException:
+                self.tables.roll_back([(raw_parts[0], raw_commit)])   # raw and quarantine change together
+                raise
             report.raw_version, report.quarantine_version = raw_commit.version, q_commit.version
         finally:
             for s in raw_parts + q_parts:
@@ -290,6 +295,7 @@ class Ingestion:
         label = f"{batches[0]}" if len(batches) == 1 else f"{batches[0]}..{batches[-1]}"
         raw_name, q_name = f"raw.{src.name}", f"quarantine.{src.name}"
         cached = self.classified(src, files).persist(CACHE)
+        staged_q = None
         try:
             with stage(f"ingest {src.name} {label}{of}", self.conf) as st:
                 stats = transform.batch_stats(cached).collect()
@@ -304,6 +310,7 @@ class Ingestion:
                 raw_parts.append(self.tables.stage(raw_name, raw_df, OVERWRITE_PARTITIONS, PARTITION))
                 q_parts.append(self.tables.stage(q_name, transform.quarantine_rows(cached), OVERWRITE_PARTITIONS,
                                                  PARTITION))
+                staged_q = q_parts[-1]
             if self.validator is not None:
                 with stage(f"validate {raw_name} {label}{of}", self.conf) as st:
                     frame = raw_df.join(F.broadcast(ratios), "batch_date", "left")
@@ -318,7 +325,10 @@ class Ingestion:
                     raise QualityError(f"batch {label} not committed: {outcome.message()}"
                                        + self._ratio_culprits(ratios, outcome))
         finally:
-            cached.unpersist()
+            if staged_q is None:
+                cached.unpersist()
+            else:      # raw commits before quarantine (ingest_source): the cache lives until the latter is done
+                self.tables.release_after(staged_q, cached.unpersist)
 
     # -- checks on the counts -----------------------------------------------------------------------------
     def _check(self, src: Source, files: list[landing.LandingFile], stats) -> list[BatchReport]:

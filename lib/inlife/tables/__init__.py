@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
@@ -57,6 +58,7 @@ class Tables:
         self.spark = spark
         self.conf = conf
         self.engine = engine or select_engine(spark, conf.get("lake.engine"))
+        self._registered: set[str] = set()
 
     # -- names and locations ------------------------------------------------------------------------
     def location(self, name: str) -> str:
@@ -99,10 +101,33 @@ class Tables:
         hours = self.conf.get("lake.vacuum_retention_hours") if retention_hours is None else retention_hours
         return self.engine.vacuum(self.location(name), hours)
 
+    def restore(self, name: str, version: int) -> int:
+        """Commit ``version``'s content as the newest version (Delta's RESTORE); returns the new version."""
+        self._require(name)
+        return self.engine.restore(self.location(name), version)
+
+    def roll_back(self, committed: list[tuple[StagedWrite, CommitResult]]) -> None:
+        """Undo a failed job's commits that went through before the failure, newest first, so every table is
+        back at its previous content: each table whose newest version is still the job's own is restored to
+        the version the job staged against. A table the job created keeps its first version; one that
+        another writer committed to since is left as it is, and the error names both kinds."""
+        left = []
+        for staged, result in reversed(committed):
+            if staged.read_version is None:
+                left.append(f"{result.table} (created by this job)")
+            elif self.version(result.table) != result.version:
+                left.append(f"{result.table} (committed to since)")
+            else:
+                self.restore(result.table, staged.read_version)
+        if left:
+            raise TableError("a failed job could not roll back " + ", ".join(left))
+
     # -- create and read ------------------------------------------------------------------------------
     def create(self, name: str, schema: StructType, partition_by: Sequence[str] = ()) -> CommitResult:
         self._check_partition_cols(name, schema, partition_by)
-        return self.engine.create(self.location(name), name, nullable(schema), list(partition_by))
+        result = self.engine.create(self.location(name), name, nullable(schema), list(partition_by))
+        self.register(name)
+        return result
 
     def read(self, name: str, version: int | None = None, timestamp: datetime | str | None = None,
              partitions: dict[str, Any] | None = None) -> DataFrame:
@@ -155,7 +180,9 @@ class Tables:
             # and for the commit to inspect. REBALANCE (adaptive execution) gathers each partition's rows
             # into files of about spark.sql.adaptive.advisoryPartitionSizeInBytes, splitting large ones.
             df = df.hint("rebalance", *parts)
-        return self.engine.stage(path, name, df, mode, schema, parts, create)
+        staged = self.engine.stage(path, name, df, mode, schema, parts, create)
+        self._register_after(staged, name)
+        return staged
 
     def combine(self, parts: list[StagedWrite]) -> StagedWrite:
         """Staged writes of one table (same mode, staged before any of them committed) as one: committing it
@@ -165,11 +192,60 @@ class Tables:
             raise TableError("combine() needs at least one staged write")
         return parts[0] if len(parts) == 1 else self.engine.combine(parts)
 
+    def release_after(self, staged: StagedWrite, release) -> None:
+        """Run ``release`` (unpersisting the cache a staged frame reads) as soon as the engine no longer
+        needs it: now where stage() wrote the files, else when the write commits or aborts."""
+        if self.engine.writes_at_stage:
+            release()
+        else:
+            staged.on_finish(release)
+
     @property
     def writes_at_stage(self) -> bool:
         """Whether stage() writes the data files itself (so splitting a write into staged parts costs nothing
         at commit)."""
         return self.engine.writes_at_stage
+
+    # -- the session catalog --------------------------------------------------------------------------
+    @property
+    def catalog_enabled(self) -> bool:
+        """Tables are registered by name where ``lake.catalog`` is on and the engine is delta-spark (the
+        catalog's Delta tables need the Delta Lake jars)."""
+        return bool(self.conf.get("lake.catalog")) and self.engine.name == "delta-spark"
+
+    def register(self, name: str) -> bool:
+        """Register ``name`` in the session catalog as ``<layer>.<table>``, a Delta table over its location
+        (schema ``<layer>`` created first), so that ``spark.sql("select * from unified.customer_view")``
+        works. Idempotent; a name registered at another location (``lake.locations`` or ``lake.root``
+        changed) is pointed at the current one. Dropping the old entry deletes no data: it is an external
+        table. Returns whether the catalog holds the table now."""
+        if not self.catalog_enabled or not self.exists(name):
+            return False
+        layer, _ = name.split(".")
+        location = self.location(name)
+        self.spark.sql(f"CREATE SCHEMA IF NOT EXISTS {layer}")
+        current = _catalog_location(self.spark, name)
+        if current is not None and _same_location(current, location):
+            self._registered.add(name)
+            return True
+        if current is not None:
+            self.spark.sql(f"DROP TABLE {name}")
+        self.spark.sql(f"CREATE TABLE IF NOT EXISTS {name} USING DELTA LOCATION {_sql_string(location)}")
+        self._registered.add(name)
+        return True
+
+    def register_all(self) -> list[str]:
+        """Register every table found under ``lake.root`` (and in ``lake.locations``); their names."""
+        names = set(self.conf.get("lake.locations"))
+        for layer in self.conf.get("lake.layers"):
+            folder = Path(self.conf.path("lake.root")) / layer
+            if "://" not in str(self.conf.get("lake.root")) and folder.is_dir():
+                names |= {f"{layer}.{p.name}" for p in folder.iterdir() if NAME_RE.match(f"{layer}.{p.name}")}
+        return [n for n in sorted(names) if self.register(n)]
+
+    def _register_after(self, staged: StagedWrite, name: str) -> None:
+        if self.catalog_enabled and name not in self._registered:
+            staged.on_finish(lambda: self.register(name))
 
     # -- helpers --------------------------------------------------------------------------------------
     def _require(self, name: str) -> None:
@@ -184,3 +260,22 @@ class Tables:
                              f"({', '.join(schema.names)})")
         if partition_by and len(partition_by) == len(schema.names):
             raise TableError(f"table {name}: every column is a partition column; keep at least one data column")
+
+
+def _catalog_location(spark: SparkSession, name: str) -> str | None:
+    """Where the catalog has ``name``, or None when it has no such table."""
+    if not spark.catalog.tableExists(name):
+        return None
+    rows = spark.sql(f"DESCRIBE TABLE EXTENDED {name}").collect()
+    return next((r["data_type"] for r in rows if r["col_name"] == "Location"), None)
+
+
+def _same_location(a: str, b: str) -> bool:
+    def norm(p: str) -> str:
+        p = p[len("file:"):] if p.startswith("file:") else p
+        return "/" + p.lstrip("/").rstrip("/") if p.startswith("/") else p.rstrip("/")
+    return norm(a) == norm(b)
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -42,6 +42,19 @@ class StagedWrite(ABC):
     table: str
     read_version: int | None
 
+    def on_finish(self, release: Callable[[], None]) -> None:
+        """Call ``release`` once this write has committed or aborted: an engine that writes at commit reads
+        the staged frame then, so the cache it reads from must live until that moment."""
+        self.__dict__.setdefault("_releases", []).append(release)
+
+    def _finished(self) -> None:
+        for release in self.__dict__.pop("_releases", []):
+            release()
+
+    def _hand_over(self, to: "StagedWrite") -> None:
+        for release in self.__dict__.pop("_releases", []):
+            to.on_finish(release)
+
     def rows(self) -> int | None:
         """Rows staged, where the engine knows without another pass over the data; else None."""
         return None
@@ -92,6 +105,10 @@ class Engine(ABC):
 
     @abstractmethod
     def vacuum(self, path: str, retention_hours: float) -> list[str]: ...
+
+    @abstractmethod
+    def restore(self, path: str, version: int) -> int:
+        """Make ``version``'s content the table's newest version (a new commit; history keeps the rest)."""
 
 
 # A hook for tests of atomicity: called between writing data files and committing them.

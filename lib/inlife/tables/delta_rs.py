@@ -320,7 +320,13 @@ class DeltaRsEngine(base.Engine):
                                   [s for p in parts for s in p.stagings], [f for p in parts for f in p.files])
         for p in parts:
             p._done = True          # their files now belong to the combined write
+            p._hand_over(combined)
         return combined
+
+    def restore(self, path: str, version: int) -> int:
+        dt = self._table(path, path)
+        dt.restore(int(version))
+        return _deltalake().DeltaTable(_uri(path)).version()
 
     def vacuum(self, path: str, retention_hours: float) -> list[str]:
         dt = self._table(path, path)
@@ -369,6 +375,12 @@ class _RsStagedWrite(StagedWrite):
         if self._done:
             raise TableError(f"table {self.table}: this staged write was already committed or aborted")
         self._done = True
+        try:
+            return self._commit()
+        finally:
+            self._finished()
+
+    def _commit(self) -> CommitResult:
         dl = _deltalake()
         from deltalake.transaction import AddAction, CommitProperties, create_table_with_add_actions
 
@@ -466,6 +478,7 @@ class _RsStagedWrite(StagedWrite):
         if not self._done:
             self._done = True
             self._cleanup(moved=[])
+            self._finished()
 
     def _cleanup(self, moved: list[str]) -> None:
         fs = self.engine.fs

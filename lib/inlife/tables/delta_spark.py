@@ -1,11 +1,12 @@
-"""The delta-spark engine: native ``format("delta")`` where the Delta Lake jars are on the classpath.
-
-Uses the JVM ``io.delta.tables.DeltaTable`` API through the session, so the ``delta-spark`` pip package is
-optional (install the ``delta-spark`` extra for its Python helpers).
+"""The delta-spark engine: native ``format("delta")`` where the Delta Lake jars are on the classpath
+(``make`` fetches them into jars/; clusters have their own), with the ``delta-spark`` package's
+``DeltaTable`` for metadata, history and maintenance.
 """
 from __future__ import annotations
 
-from datetime import datetime
+import json
+import uuid
+from datetime import datetime, timezone
 from typing import Any, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
@@ -26,14 +27,13 @@ class DeltaSparkEngine(base.Engine):
         # Vacuum below the 7-day default is a deliberate choice of lake.vacuum_retention_hours.
         spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
 
-    def _jdt(self, path: str):
-        return self.spark._jvm.io.delta.tables.DeltaTable.forPath(self.spark._jsparkSession, path)
-
-    def _df(self, jdf) -> DataFrame:
-        return DataFrame(jdf, self.spark)
+    def _dt(self, path: str):
+        from delta.tables import DeltaTable
+        return DeltaTable.forPath(self.spark, path)
 
     def exists(self, path: str) -> bool:
-        return bool(self.spark._jvm.io.delta.tables.DeltaTable.isDeltaTable(self.spark._jsparkSession, path))
+        from delta.tables import DeltaTable
+        return bool(DeltaTable.isDeltaTable(self.spark, path))
 
     def create(self, path, label, schema, partition_by) -> CommitResult:
         if self.exists(path):
@@ -46,10 +46,10 @@ class DeltaSparkEngine(base.Engine):
         return self.spark.read.format("delta").load(path).schema
 
     def partition_columns(self, path: str) -> list[str]:
-        return list(self._df(self._jdt(path).detail()).first()["partitionColumns"])
+        return list(self._dt(path).detail().first()["partitionColumns"])
 
     def version(self, path: str) -> int:
-        return int(self._df(self._jdt(path).history(1)).first()["version"])
+        return int(self._dt(path).history(1).first()["version"])
 
     def read(self, path, label, version, timestamp, partitions) -> DataFrame:
         if not self.exists(path):
@@ -58,8 +58,7 @@ class DeltaSparkEngine(base.Engine):
         if version is not None:
             reader = reader.option("versionAsOf", int(version))
         if timestamp is not None:
-            ts = timestamp.isoformat(sep=" ") if isinstance(timestamp, datetime) else str(timestamp)
-            reader = reader.option("timestampAsOf", ts)
+            reader = reader.option("timestampAsOf", _timestamp_literal(timestamp))
         df = reader.load(path)
         for col, value in (partitions or {}).items():
             if isinstance(value, base.Between):
@@ -88,27 +87,51 @@ class DeltaSparkEngine(base.Engine):
         df = parts[0].df
         for p in parts[1:]:
             df = df.unionByName(p.df)
+        combined = _SparkStagedWrite(self, first.path, first.table, df, first.mode, first.schema,
+                                     first.partition_by, first.create, first.read_version)
         for p in parts:
             p._done = True
-        return _SparkStagedWrite(self, first.path, first.table, df, first.mode, first.schema, first.partition_by,
-                                 first.create, first.read_version)
+            p._hand_over(combined)
+        return combined
 
     def history(self, path: str, limit: int | None) -> list[dict[str, Any]]:
-        jdt = self._jdt(path)
-        rows = self._df(jdt.history(limit) if limit else jdt.history()).collect()
+        dt = self._dt(path)
+        rows = (dt.history(limit) if limit else dt.history()).collect()
         return [{
-            "version": r["version"], "timestamp": r["timestamp"], "operation": r["operation"],
+            "version": r["version"], "timestamp": _utc(r["timestamp"]), "operation": r["operation"],
             "parameters": dict(r["operationParameters"] or {}),
             "metrics": dict(r["operationMetrics"] or {}), "user_metadata": r["userMetadata"],
         } for r in rows]
 
+    def commits(self, path: str, first: int, last: int) -> list[list[dict[str, Any]]]:
+        """The actions of commits ``first`` .. ``last`` as the table's log holds them (the Delta protocol's
+        JSON, one action a line), read through Hadoop's file system like the table itself."""
+        jvm = self.spark._jvm
+        hconf = self.spark._jsc.hadoopConfiguration()
+        out = []
+        for v in range(first, last + 1):
+            log = jvm.org.apache.hadoop.fs.Path(f"{path.rstrip('/')}/_delta_log/{v:020d}.json")
+            stream = log.getFileSystem(hconf).open(log)
+            try:
+                text = jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
+            finally:
+                stream.close()
+            out.append([json.loads(line) for line in text.splitlines() if line.strip()])
+        return out
+
+    def restore(self, path: str, version: int) -> int:
+        self._dt(path).restoreToVersion(int(version))
+        return self.version(path)
+
     def vacuum(self, path: str, retention_hours: float) -> list[str]:
-        self._jdt(path).vacuum(float(retention_hours))
+        self._dt(path).vacuum(float(retention_hours))
         return []  # delta-spark reports removed files in its logs, not to the caller
 
 
 class _SparkStagedWrite(StagedWrite):
-    """delta-spark writes and commits in one step, so staging only holds the plan until commit()."""
+    """delta-spark writes and commits in one step, so staging holds the plan until commit(). The version it
+    was staged against is kept: a commit finds what other writers committed since (from the table's log)
+    and refuses to overwrite data it did not see, as the delta-rs engine's staged files would."""
 
     def __init__(self, engine, path, label, df, mode, schema, partition_by, create, read_version):
         self.engine, self.path, self.table, self.df, self.mode = engine, path, label, df, mode
@@ -119,31 +142,112 @@ class _SparkStagedWrite(StagedWrite):
         if self._done:
             raise TableError(f"table {self.table}: this staged write was already committed or aborted")
         self._done = True
-        for hook in base.BEFORE_COMMIT_HOOKS:
-            hook(self.table)
-        writer = self.df.write.format("delta").option("userMetadata", f"inlife {self.table} {self.mode}")
+        try:
+            self._check_no_conflict()
+            for hook in base.BEFORE_COMMIT_HOOKS:
+                hook(self.table)
+            tag = f"inlife {self.table} {self.mode} {uuid.uuid4().hex}"
+            try:
+                self._writer(tag).save(self.path)
+            except Exception as exc:  # py4j wraps io.delta.exceptions.Concurrent*Exception
+                if _is_conflict(exc):
+                    raise ConflictError(f"table {self.table}: another writer committed first and the changes "
+                                        f"conflict; this write was not applied: {str(exc).splitlines()[0]}") from None
+                raise
+        finally:
+            self._finished()
+        h = self._own_commit(tag)
+        rows = h["metrics"].get("numOutputRows")
+        return CommitResult(self.table, int(h["version"]), self.mode, int(rows) if rows else None,
+                            int(h["metrics"].get("numFiles", 0) or 0), [])
+
+    def _writer(self, tag: str):
+        writer = self.df.write.format("delta").option("userMetadata", tag)
         if self.create:
-            writer = writer.partitionBy(*self.partition_by).mode("errorifexists")
-        elif self.mode == APPEND:
+            return writer.partitionBy(*self.partition_by).mode("errorifexists")
+        if self.mode == APPEND:
             writer = writer.mode("append")
         elif self.mode == OVERWRITE:
             writer = writer.mode("overwrite")
         elif self.mode == OVERWRITE_PARTITIONS:
             writer = writer.mode("overwrite").option("partitionOverwriteMode", "dynamic")
-        if not self.create and len(self.schema) > len(self.engine.schema(self.path)):
+        if len(self.schema) > len(self.engine.schema(self.path)):
             writer = writer.option("mergeSchema", "true")
-        try:
-            writer.save(self.path)
-        except Exception as exc:  # py4j wraps io.delta.exceptions.Concurrent*Exception
-            msg = str(exc)
-            if "Concurrent" in msg or "ProtocolChanged" in msg or "MetadataChanged" in msg:
-                raise ConflictError(f"table {self.table}: another writer committed first and the changes "
-                                    f"conflict; this write was not applied: {msg.splitlines()[0]}") from None
-            raise
-        h = self.engine.history(self.path, 1)[0]
-        rows = h["metrics"].get("numOutputRows")
-        return CommitResult(self.table, int(h["version"]), self.mode, int(rows) if rows else None,
-                            int(h["metrics"].get("numFiles", 0) or 0), [])
+        return writer
+
+    def _check_no_conflict(self) -> None:
+        """Raise ConflictError when commits since ``read_version`` changed what this write replaces."""
+        if self.create or self.read_version is None:
+            return
+        current = self.engine.version(self.path)
+        if current == self.read_version:
+            return
+        winners = self.engine.commits(self.path, self.read_version + 1, current)
+        ours = None
+        if self.mode == OVERWRITE_PARTITIONS:
+            ours = {tuple(None if r[c] is None else str(r[c]) for c in self.partition_by)
+                    for r in self.df.select(*self.partition_by).distinct().collect()}
+        reason = conflict(self.mode, winners, self.partition_by, ours)
+        if reason:
+            raise ConflictError(f"table {self.table}: another writer committed first and the changes conflict "
+                                f"({self.mode} based on version {self.read_version}, now {current}: {reason}); "
+                                f"this write was not applied")
+
+    def _own_commit(self, tag: str) -> dict[str, Any]:
+        """This write's entry in the history (found by its tag: another writer may have committed since)."""
+        history = self.engine.history(self.path, 20)
+        return next((h for h in history if h["user_metadata"] == tag), history[0])
 
     def abort(self) -> None:
-        self._done = True
+        if not self._done:
+            self._done = True
+            self._finished()
+
+
+def conflict(mode: str, winners: list[list[dict[str, Any]]], partition_by: Sequence[str],
+             ours: set[tuple] | None) -> str | None:
+    """Why commits made since a write was staged (their log actions) conflict with it, or None. A blind
+    append conflicts only with a change of schema or protocol; an overwrite with any change of data; a
+    partition overwrite with changes of data in the partitions it replaces. Compaction (``dataChange``
+    false) and vacuum never conflict."""
+    for actions in winners:
+        for action in actions:
+            if "metaData" in action or "protocol" in action:
+                return "the table's schema or protocol changed"
+            change = action.get("add") or action.get("remove")
+            if not change or not change.get("dataChange", True) or mode == APPEND:
+                continue
+            if mode == OVERWRITE:
+                return "its data changed"
+            values = change.get("partitionValues") or {}
+            key = tuple(values.get(c) for c in partition_by)
+            if ours is not None and key in ours:
+                return "partition " + ", ".join(f"{c}={v}" for c, v in zip(partition_by, key)) + " changed"
+    return None
+
+
+_CONFLICTS = ("ConcurrentAppendException", "ConcurrentDeleteReadException", "ConcurrentDeleteDeleteException",
+              "ConcurrentTransactionException", "ConcurrentWriteException", "MetadataChangedException",
+              "ProtocolChangedException", "DELTA_CONCURRENT_", "DELTA_METADATA_CHANGED", "DELTA_PROTOCOL_CHANGED")
+
+
+def _is_conflict(exc: BaseException) -> bool:
+    text = str(exc)
+    java = getattr(exc, "java_exception", None)
+    if java is not None:
+        text += " " + java.getClass().getName()
+    return any(name in text for name in _CONFLICTS)
+
+
+def _utc(ts: datetime | None) -> datetime | None:
+    """PySpark hands timestamps over as naive datetimes in the Python process's local time; history gives
+    them in UTC, as the delta-rs engine does, so they read back the same under any session time zone."""
+    return ts.astimezone(timezone.utc) if ts is not None else None
+
+
+def _timestamp_literal(ts: datetime | str) -> str:
+    """``timestampAsOf`` text with its offset: a naive datetime is local time, as PySpark's own are; a string
+    goes through as given (the session time zone applies to it)."""
+    if isinstance(ts, datetime):
+        return ts.astimezone(timezone.utc).isoformat(sep=" ")
+    return str(ts)

@@ -1,0 +1,84 @@
+"""Tables by name in the session catalog: registered as jobs write them, idempotent, following locations."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from pyspark.testing import assertDataFrameEqual
+
+from inlife.tables import Tables
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = "id long, month string, amount double"
+
+
+@pytest.fixture
+def catalogued(spark, conf):
+    from inlife.session import delta_spark_available
+
+    assert delta_spark_available(spark), "the Delta Lake jars are not loaded: run `make jars`"
+    return Tables(spark, conf.with_overrides({"lake.catalog": True, "lake.engine": "delta-spark"}))
+
+
+def test_written_tables_are_queryable_by_name(catalogued, spark):
+    df = spark.createDataFrame([(1, "2024-02", 1.5), (2, "2024-03", 2.5)], SCHEMA)
+    catalogued.overwrite("smoke.by_name", df, partition_by=["month"])
+    assertDataFrameEqual(spark.sql("select * from smoke.by_name where month = '2024-03'"),
+                         spark.createDataFrame([(2, "2024-03", 2.5)], SCHEMA))
+    # later commits are seen through the name, and registering again changes nothing
+    catalogued.overwrite_partitions("smoke.by_name", spark.createDataFrame([(3, "2024-03", 9.0)], SCHEMA))
+    assert catalogued.register("smoke.by_name")
+    assertDataFrameEqual(spark.table("smoke.by_name"),
+                         spark.createDataFrame([(1, "2024-02", 1.5), (3, "2024-03", 9.0)], SCHEMA))
+
+
+def test_registration_follows_the_location(catalogued, spark, conf, tmp_path):
+    catalogued.overwrite("smoke.moving", spark.createDataFrame([(1, "2024-01", 1.0)], SCHEMA))
+    moved = Tables(spark, catalogued.conf.with_overrides({"lake.locations": {"smoke.moving": str(tmp_path / "m")}}))
+    moved.overwrite("smoke.moving", spark.createDataFrame([(2, "2024-02", 2.0)], SCHEMA))
+    assertDataFrameEqual(spark.table("smoke.moving"), spark.createDataFrame([(2, "2024-02", 2.0)], SCHEMA))
+    # the old location's data is untouched (the catalog entry was external)
+    assertDataFrameEqual(catalogued.read("smoke.moving"), spark.createDataFrame([(1, "2024-01", 1.0)], SCHEMA))
+    assert catalogued.register_all() == ["smoke.moving"]
+    assertDataFrameEqual(spark.table("smoke.moving"), spark.createDataFrame([(1, "2024-01", 1.0)], SCHEMA))
+
+
+def test_no_catalog_without_delta_spark(spark, conf):
+    tables = Tables(spark, conf.with_overrides({"lake.catalog": True, "lake.engine": "delta-rs"}))
+    tables.overwrite("smoke.unlisted", spark.createDataFrame([(1, "2024-01", 1.0)], SCHEMA))
+    assert not tables.register("smoke.unlisted")
+    assert not spark.catalog.tableExists("smoke.unlisted")
+
+
+QUERY = textwrap.dedent("""
+    import sys
+    from inlife.config import load_config
+    from inlife.session import build_session
+    conf = load_config("test", overrides=sys.argv[1:])
+    spark = build_session(conf)
+    print("catalog:", spark.conf.get("spark.sql.catalogImplementation"))
+    for r in spark.sql("select month, tag, count(*) as n from smoke.events group by month, tag order by month").collect():
+        print("row:", r["month"], r["tag"], r["n"])
+""")
+
+
+@pytest.mark.slow
+def test_the_metastore_keeps_tables_for_the_next_process(tmp_path):
+    """A job registers its table in the project's embedded metastore; another process (a notebook, a later
+    job) queries it by name."""
+    sets = [f"lake.root={tmp_path / 'lake'}", f"lake.metastore_dir={tmp_path / 'metastore'}", "lake.catalog=true"]
+    env = dict(os.environ, INLIFE_CONF_DIR=str(ROOT / "conf"))
+    job = subprocess.run([sys.executable, "-m", "inlife.cli", "smoke", "--env", "test", "--rows", "10",
+                          *[a for s in sets for a in ("--set", s)]],
+                         env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert job.returncode == 0, job.stderr[-3000:]
+    query = subprocess.run([sys.executable, "-c", QUERY, *sets], env=env, cwd=ROOT, capture_output=True,
+                           text=True, timeout=300)
+    assert query.returncode == 0, query.stderr[-3000:]
+    lines = [line for line in query.stdout.splitlines() if line.startswith(("catalog:", "row:"))]
+    assert lines == ["catalog: hive", "row: 2024-01 first 10", "row: 2024-02 second 10", "row: 2024-03 first 10"]
+    assert (tmp_path / "metastore" / "derby").is_dir()
