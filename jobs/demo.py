@@ -44,7 +44,11 @@ def run(spark, conf, subscribers=20000, months=3, start_month="2024-01", seed=42
     from inlife.pipeline import MonthResult, evaluate_previous, run_month, summary
     from inlife_jobs import generate_sample_data
 
+    from inlife.tables import Tables
+
     started = time.time()
+    print(f"[demo] tables on the {Tables(spark, conf).engine.name} engine (lake.engine: "
+          f"{conf.get('lake.engine')})", flush=True)
     if not (reuse and (Path(conf.path("landing.root")) / "_manifest.json").exists()):
         generate_sample_data.run(spark, conf, subscribers=subscribers, months=months, start_month=start_month,
                                  seed=seed)

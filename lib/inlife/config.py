@@ -6,7 +6,8 @@ only set keys that exist in it, with a value of the same type. Three conventions
 
 - a default of ``"???"`` means *required*: something after base must set it;
 - a default of ``null`` accepts any type;
-- an empty mapping ``{}`` is an open section (free keys, e.g. extra Spark settings or table locations).
+- an empty mapping ``{}`` is an open section (free keys, e.g. extra Spark settings or table locations);
+  ``!open`` before a mapping makes an open section that comes with entries (``lake.constraints``).
 
 Errors name the key and the file (or variable, or ``--set``) that carried the bad value.
 """
@@ -42,6 +43,21 @@ def _type_name(value: Any) -> str:
         type(value), type(value).__name__)
 
 
+class OpenSection(dict):
+    """A mapping of base.yaml tagged ``!open``: free keys, like ``{}``, with default entries."""
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+_Loader.add_constructor("!open", lambda loader, node: OpenSection(loader.construct_mapping(node, deep=True)))
+
+
+def _is_open(default: Any) -> bool:
+    return isinstance(default, OpenSection) or (isinstance(default, dict) and not default)
+
+
 def _compatible(default: Any, value: Any) -> bool:
     if default is None or default == REQUIRED:
         return True
@@ -68,14 +84,14 @@ def _merge(schema: Mapping, target: dict, overlay: Mapping, origin: str, prefix:
             known = ", ".join(sorted(map(str, schema))) or "none"
             raise ConfigError(f"{origin}: unknown key '{path}' (known keys here: {known})")
         default = schema[key]
-        if isinstance(default, dict) and default and isinstance(value, dict):
+        if isinstance(default, dict) and not _is_open(default) and isinstance(value, dict):
             _merge(default, target.setdefault(key, {}), value, origin, path + ".")
             continue
         if not _compatible(default, value):
             raise ConfigError(
                 f"{origin}: '{path}' must be {_type_name(default)} (as declared in base.yaml), "
                 f"got {_type_name(value)} {value!r}")
-        if isinstance(default, dict) and not default and isinstance(value, dict):
+        if _is_open(default) and isinstance(value, dict):
             # Open sections merge rather than replace, so an overlay can add one entry.
             target.setdefault(key, {}).update(copy.deepcopy(value))
         else:
@@ -103,7 +119,7 @@ def _nest(dotted: str, value: Any) -> dict:
 def _read_yaml(path: Path) -> dict:
     try:
         with path.open(encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
+            data = yaml.load(fh, Loader=_Loader)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if data is None:

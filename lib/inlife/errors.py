@@ -17,6 +17,10 @@ class SchemaMismatchError(TableError):
     """A frame's columns or types differ from the table it is written to."""
 
 
+class ConstraintError(TableError):
+    """A write with a row that breaks one of the table's CHECK constraints; nothing was committed."""
+
+
 class ConflictError(TableError):
     """Another writer committed to the same table first and the operations conflict."""
 

@@ -201,7 +201,10 @@ def summary(spark: SparkSession, conf: Config, month: str) -> str:
             lines += [f"  {r['campaign_id']:<24}{r['channel']:<18}{r['contacted']:>9,}{r['held']:>9,}" for r in rows]
         by_channel = t.where("contacted").groupBy("channel").count().orderBy("channel").collect()
         lines.append("targets per channel: " + (", ".join(f"{r['channel']} {r['count']:,}" for r in by_channel) or "none"))
-    lines.append(f"tables:     {conf.path('lake.root')}")
+    lines.append(f"tables:     {conf.path('lake.root')} (Delta Lake, {tables.engine.name} engine)")
+    if tables.catalog_enabled:
+        lines.append(f"by name:    spark.sql(\"select * from unified.customer_view where month = '{month}'\") "
+                     f"(catalog: {conf.path('lake.metastore_dir')})")
     lines.append(f"exports:    {conf.path('campaigns.exports_root')}/<channel>/{month}/ (each with _manifest.json)")
     lines.append(f"MLflow UI:  make mlflow-ui   (tracking {conf.get('mlflow.tracking_uri')})")
     lines.append(f"Data Docs:  {conf.path('quality.data_docs_dir')}/index.html (quality.data_docs: {conf.get('quality.data_docs')})")

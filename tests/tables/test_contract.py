@@ -10,7 +10,7 @@ import pytest
 from pyspark.sql import Row
 from pyspark.testing import assertDataFrameEqual
 
-from inlife.errors import ConflictError, SchemaMismatchError, TableError
+from inlife.errors import ConflictError, ConstraintError, SchemaMismatchError, TableError
 from inlife.tables import OVERWRITE_PARTITIONS, APPEND, Tables
 
 SCHEMA = "id long, month string, amount double, tag string"
@@ -260,3 +260,38 @@ def test_partitioned_writes_gather_each_partition_into_few_files(tables, spark, 
     else:
         assert all(n > 1 for n in per_month.values())          # what rebalancing avoids
     assertDataFrameEqual(t.read(NAME), df)
+
+
+def test_vacuum_keeps_deltas_retention_check(tables, spark):
+    """Below the table's deletedFileRetentionDuration (7 days) vacuum is refused, as Delta does, unless the
+    session turns the check off (the test overlay does, for vacuum_retention_hours: 0)."""
+    tables.overwrite(NAME, months_frame(spark, "a"), partition_by=["month"])
+    tables.overwrite(NAME, months_frame(spark, "b"))
+    spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "true")
+    try:
+        with pytest.raises(TableError, match=r"vacuum of .*contract refused: 1 hours is below the table's "
+                                             r"delta.deletedFileRetentionDuration"):
+            tables.vacuum(NAME, retention_hours=1)
+    finally:
+        spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
+    assert len(data_files(tables, NAME, version=0)) == 3          # nothing was deleted
+    assertDataFrameEqual(tables.read(NAME, version=0), months_frame(spark, "a"))
+
+
+def test_check_constraints_refuse_a_breaking_write(tables, spark):
+    """lake.constraints become Delta CHECK constraints when the table is created; a write with a row that
+    breaks one commits nothing and names the constraint and the row, on either engine."""
+    t = Tables(spark, tables.conf.with_overrides({
+        "lake.constraints": {NAME: {"amount_not_negative": "amount >= 0"}},
+        "lake.table_properties": {NAME: {"delta.logRetentionDuration": "interval 60 days"}}}))
+    t.overwrite_partitions(NAME, months_frame(spark, "a", per_month=2), partition_by=["month"])
+    config = deltalake.DeltaTable(t.location(NAME)).metadata().configuration
+    assert config["delta.constraints.amount_not_negative"] == "amount >= 0"
+    assert config["delta.logRetentionDuration"] == "interval 60 days"
+    version = t.version(NAME)
+    bad = frame(spark, [(5, "2024-02", 1.0, "ok"), (6, "2024-02", -2.0, "bad")])
+    with pytest.raises(ConstraintError, match=r"table smoke.contract: .*amount_not_negative.*violated"):
+        t.overwrite_partitions(NAME, bad)
+    assert t.version(NAME) == version
+    assertDataFrameEqual(t.read(NAME), months_frame(spark, "a", per_month=2))
+    assert set(_parquet_on_disk(t.location(NAME))) == set(data_files(t, NAME))   # no debris either

@@ -15,6 +15,7 @@ a failure before the commit leaves the table at its previous version.
 from __future__ import annotations
 
 import re
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -126,7 +127,12 @@ class Tables:
     def create(self, name: str, schema: StructType, partition_by: Sequence[str] = ()) -> CommitResult:
         self._check_partition_cols(name, schema, partition_by)
         result = self.engine.create(self.location(name), name, nullable(schema), list(partition_by))
-        self.register(name)
+        properties, constraints = self._rules(name)
+        if properties or constraints:
+            self.engine.set_rules(self.location(name), name, properties, constraints)
+            result.version = self.engine.version(self.location(name))
+        if self.catalog_enabled:
+            self._register_or_warn(name)
         return result
 
     def read(self, name: str, version: int | None = None, timestamp: datetime | str | None = None,
@@ -172,6 +178,10 @@ class Tables:
             parts = list(partition_by or [])
             self._check_partition_cols(name, df.schema, parts)
             schema, create = nullable(df.schema), True
+            if self._rules(name) != ({}, {}):
+                # constraints must be on the table before its first rows: create it empty first
+                self.create(name, schema, parts)
+                return self.stage(name, df, mode, partition_by, evolve)
         if mode == OVERWRITE_PARTITIONS and not parts:
             raise TableError(f"table {name} is not partitioned: use overwrite(), not overwrite_partitions()")
         if parts and self.conf.get("lake.rebalance_writes"):
@@ -245,9 +255,25 @@ class Tables:
 
     def _register_after(self, staged: StagedWrite, name: str) -> None:
         if self.catalog_enabled and name not in self._registered:
-            staged.on_finish(lambda: self.register(name))
+            staged.on_finish(lambda: self._register_or_warn(name))
+
+    def _register_or_warn(self, name: str) -> None:
+        """Registration after a commit: the data is committed whatever the catalog does, so a catalog that
+        cannot be reached (an embedded metastore another process holds open) costs a warning, not the job."""
+        try:
+            self.register(name)
+        except Exception as exc:  # py4j and the Hive client raise their own types
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            print(f"[inlife] catalog: {name} committed but not registered ({first}); `inlife catalog` "
+                  f"registers it later", file=sys.stderr)
 
     # -- helpers --------------------------------------------------------------------------------------
+    def _rules(self, name: str) -> tuple[dict[str, str], dict[str, str]]:
+        """The Delta table properties and CHECK constraints configured for ``name`` (lake.table_properties,
+        lake.constraints), set when the table is created."""
+        return (dict(self.conf.get("lake.table_properties").get(name) or {}),
+                dict(self.conf.get("lake.constraints").get(name) or {}))
+
     def _require(self, name: str) -> None:
         if not self.exists(name):
             raise TableError(f"table {name} does not exist at {self.location(name)}")

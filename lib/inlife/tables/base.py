@@ -107,6 +107,10 @@ class Engine(ABC):
     def vacuum(self, path: str, retention_hours: float) -> list[str]: ...
 
     @abstractmethod
+    def set_rules(self, path: str, label: str, properties: dict[str, str], constraints: dict[str, str]) -> None:
+        """Set Delta table properties and add CHECK constraints (a commit each; existing rows must pass)."""
+
+    @abstractmethod
     def restore(self, path: str, version: int) -> int:
         """Make ``version``'s content the table's newest version (a new commit; history keeps the rest)."""
 

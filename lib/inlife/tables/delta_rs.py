@@ -26,7 +26,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from inlife.errors import ConflictError, TableError
+from inlife.errors import ConflictError, ConstraintError, TableError
 from inlife.tables import base
 from inlife.tables.base import APPEND, OVERWRITE, OVERWRITE_PARTITIONS, CommitResult, StagedWrite
 
@@ -323,15 +323,31 @@ class DeltaRsEngine(base.Engine):
             p._hand_over(combined)
         return combined
 
+    def set_rules(self, path, label, properties, constraints) -> None:
+        dt = self._table(path, label)
+        if properties:
+            dt.alter.set_table_properties({k: str(v) for k, v in properties.items()})
+        if constraints:
+            dt.alter.add_constraint(dict(constraints))
+
     def restore(self, path: str, version: int) -> int:
         dt = self._table(path, path)
         dt.restore(int(version))
         return _deltalake().DeltaTable(_uri(path)).version()
 
     def vacuum(self, path: str, retention_hours: float) -> list[str]:
+        from inlife.tables.delta_spark import RETENTION_CHECK, retention_refused
+
         dt = self._table(path, path)
-        removed = dt.vacuum(retention_hours=int(retention_hours), dry_run=False,
-                            enforce_retention_duration=False, full=True)
+        # Delta's retention check, under the same switch as delta-spark's
+        check = self.spark.conf.get(RETENTION_CHECK, "true").lower() != "false"
+        try:
+            removed = dt.vacuum(retention_hours=int(retention_hours), dry_run=False,
+                                enforce_retention_duration=check, full=True)
+        except _deltalake().exceptions.DeltaError as exc:
+            if "retention" not in str(exc).lower():
+                raise
+            raise TableError(retention_refused(path, retention_hours)) from None
         # Staging folders of writes that never committed (a killed process): older than retention.
         cutoff_ms = (time.time() - retention_hours * 3600) * 1000
         for d, mtime in self.fs.list_dirs(f"{path.rstrip('/')}/{STAGING}"):
@@ -386,6 +402,8 @@ class _RsStagedWrite(StagedWrite):
 
         moved: list[str] = []
         try:
+            if not self.create:
+                self._check_constraints(dl.DeltaTable(_uri(self.path), version=self.read_version))
             self._file_rows()  # footers read while the files are in staging
             for rel, _, _, staging in self.files:
                 self.engine.fs.rename(f"{staging}/{rel}", f"{self.path}/{rel}")
@@ -438,6 +456,27 @@ class _RsStagedWrite(StagedWrite):
         self._cleanup(moved=[])
         version = self._committed_version()
         return CommitResult(self.table, version, self.mode, rows, len(self.files), self.partitions)
+
+    def _check_constraints(self, dt) -> None:
+        """The table's CHECK constraints over the staged rows (deltalake's own writer checks them; files
+        committed as add actions are not): the first row that breaks one stops the commit."""
+        prefix = "delta.constraints."
+        checks = {k[len(prefix):]: v for k, v in dt.metadata().configuration.items() if k.startswith(prefix)}
+        if not checks or not self.files:
+            return
+        spark = self.engine.spark
+        frames = [spark.read.schema(self.schema).option("basePath", staging)
+                  .parquet(*[f"{staging}/{rel}" for rel, _, _, st in self.files if st == staging])
+                  for staging in self.stagings if any(st == staging for *_, st in self.files)]
+        staged = frames[0]
+        for f in frames[1:]:
+            staged = staged.unionByName(f)
+        for name, condition in checks.items():
+            bad = staged.where(~F.coalesce(F.expr(condition), F.lit(False))).limit(1).collect()
+            if bad:
+                values = ", ".join(f"{k} = {v!r}" for k, v in bad[0].asDict().items())
+                raise ConstraintError(f"table {self.table}: CHECK constraint {name} ({condition}) violated by "
+                                      f"row with values: {values}; nothing was committed")
 
     def _append(self, dt, adds, delta_schema, props, attempts: int = 5) -> None:
         """A blind append reads nothing, so it cannot truly conflict: on a lost race, commit again on top

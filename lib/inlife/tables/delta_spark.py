@@ -13,7 +13,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from inlife.errors import ConflictError, TableError
+from inlife.errors import ConflictError, ConstraintError, TableError
 from inlife.tables import base
 from inlife.tables.base import APPEND, OVERWRITE, OVERWRITE_PARTITIONS, CommitResult, StagedWrite
 
@@ -24,8 +24,6 @@ class DeltaSparkEngine(base.Engine):
 
     def __init__(self, spark: SparkSession):
         self.spark = spark
-        # Vacuum below the 7-day default is a deliberate choice of lake.vacuum_retention_hours.
-        spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
 
     def _dt(self, path: str):
         from delta.tables import DeltaTable
@@ -119,12 +117,25 @@ class DeltaSparkEngine(base.Engine):
             out.append([json.loads(line) for line in text.splitlines() if line.strip()])
         return out
 
+    def set_rules(self, path, label, properties, constraints) -> None:
+        target = f"delta.`{path.replace('`', '``')}`"
+        if properties:
+            pairs = ", ".join(f"{_sql_string(k)} = {_sql_string(str(v))}" for k, v in properties.items())
+            self.spark.sql(f"ALTER TABLE {target} SET TBLPROPERTIES ({pairs})")
+        for name, condition in constraints.items():
+            self.spark.sql(f"ALTER TABLE {target} ADD CONSTRAINT {name} CHECK ({condition})")
+
     def restore(self, path: str, version: int) -> int:
         self._dt(path).restoreToVersion(int(version))
         return self.version(path)
 
     def vacuum(self, path: str, retention_hours: float) -> list[str]:
-        self._dt(path).vacuum(float(retention_hours))
+        try:
+            self._dt(path).vacuum(float(retention_hours))
+        except Exception as exc:
+            if "retention" not in str(exc).lower():
+                raise
+            raise TableError(retention_refused(path, retention_hours)) from None
         return []  # delta-spark reports removed files in its logs, not to the caller
 
 
@@ -150,6 +161,9 @@ class _SparkStagedWrite(StagedWrite):
             try:
                 self._writer(tag).save(self.path)
             except Exception as exc:  # py4j wraps io.delta.exceptions.Concurrent*Exception
+                violation = next((m for m in _messages(exc) if "CHECK constraint" in m), None)
+                if violation:
+                    raise ConstraintError(f"table {self.table}: {violation}; nothing was committed") from None
                 if _is_conflict(exc):
                     raise ConflictError(f"table {self.table}: another writer committed first and the changes "
                                         f"conflict; this write was not applied: {str(exc).splitlines()[0]}") from None
@@ -231,12 +245,31 @@ _CONFLICTS = ("ConcurrentAppendException", "ConcurrentDeleteReadException", "Con
               "ProtocolChangedException", "DELTA_CONCURRENT_", "DELTA_METADATA_CHANGED", "DELTA_PROTOCOL_CHANGED")
 
 
+def _messages(exc: BaseException) -> list[str]:
+    """The first line of the exception and of each Java cause under it, with the Java class names."""
+    out = [str(exc).strip()]
+    cause, depth = getattr(exc, "java_exception", None), 0
+    while cause is not None and depth < 8:
+        out.append(f"{cause.getClass().getName()}: {cause.getMessage()}")
+        cause, depth = cause.getCause(), depth + 1
+    return [" ".join(m.split()) for m in out]
+
+
 def _is_conflict(exc: BaseException) -> bool:
-    text = str(exc)
-    java = getattr(exc, "java_exception", None)
-    if java is not None:
-        text += " " + java.getClass().getName()
-    return any(name in text for name in _CONFLICTS)
+    return any(name in m for m in _messages(exc) for name in _CONFLICTS)
+
+
+RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
+
+
+def retention_refused(path: str, hours: float) -> str:
+    return (f"vacuum of {path} refused: {hours:g} hours is below the table's delta.deletedFileRetentionDuration "
+            f"(7 days unless set), so readers of recent versions could lose files; lower the table's property, "
+            f"or turn Delta's check off deliberately with spark.conf: {{{RETENTION_CHECK}: \"false\"}}")
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _utc(ts: datetime | None) -> datetime | None:
