@@ -7,6 +7,7 @@ STAMP  := $(VENV)/.installed
 # Test processes side by side (pytest-xdist, one Spark driver each): most tests wait on driver-side
 # planning, Delta commits and JVM start-up rather than on both cores (1370 s in one process here, 772-885 s in two).
 TEST_WORKERS ?= 2
+MVN    ?= mvn
 
 .PHONY: demo test test-fast bench mlflow-ui clean check-java check-python help jars
 
@@ -44,9 +45,9 @@ $(STAMP): setup.py deps/pom.xml | check-python
 # (deps/pom.xml). Without them set-up goes on, and lake.engine: auto then picks the delta-rs engine.
 jars:
 	@v=$$($(PY) -c 'from importlib.metadata import version; print(version("delta-spark"))') || exit 1; \
-	if ! command -v mvn >/dev/null 2>&1; then \
+	if ! command -v $(firstword $(MVN)) >/dev/null 2>&1; then \
 	  echo "Delta Lake jars not fetched: mvn is not installed (apt-get install maven, then make jars); the delta-rs engine will be used"; \
-	elif mkdir -p build && rm -rf jars.tmp && mvn -B -q -f deps/pom.xml dependency:copy-dependencies \
+	elif mkdir -p build && rm -rf jars.tmp && $(MVN) -B -q -f deps/pom.xml dependency:copy-dependencies \
 	      -Ddelta.version=$$v -DincludeScope=runtime -DoutputDirectory="$(CURDIR)/jars.tmp" >build/jars.log 2>&1; then \
 	  rm -rf jars && mv jars.tmp jars && echo "Delta Lake $$v jars in jars/: $$(cd jars && ls | tr '\n' ' ')"; \
 	else \

@@ -114,6 +114,7 @@ def main(argv=None) -> int:
     from inlife.ingest.pipeline import Ingestion, date_range
     from inlife.session import build_session
     from inlife.sources import load_sources
+    from inlife.tables import Tables
 
     conf = load_config(args.env, overrides=overrides)
     spark = build_session(conf, app_name="inlife-bench-ingest")
@@ -149,6 +150,7 @@ def main(argv=None) -> int:
                             "quarantine": sum(t["quarantined"].values()), "late": t["late"]}
     out = {
         "subscribers": args.subscribers, "months": args.months, "batches": len(dates),
+        "engine": Tables(spark, conf).engine.name,
         "mismatches_with_manifest": against_manifest(landing, lake),
         "cores": os.cpu_count(), "rows": tables,
         "rows_total": sum(t["read"] for t in tables.values()),

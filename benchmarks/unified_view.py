@@ -128,6 +128,7 @@ def main(argv=None) -> int:
                                            "spark.show_console_progress=false"])
     spark = build_session(conf, app_name="inlife-bench-view")
     tables = Tables(spark, conf)
+    result["engine"] = tables.engine.name
     months = sorted({r.m for r in tables.read("raw.billing").selectExpr("bill_month as m").distinct().collect()})
     month = months[-1]
     first, last = batch_window(month, conf.get("intermediate.late_days"))

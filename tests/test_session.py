@@ -63,3 +63,27 @@ def test_column_functions_do_not_record_python_call_sites(spark):
     finally:
         client.send_command = send
     assert len(calls) <= 8, f"{len(calls)} py4j round trips for lit(1) + col('x')"
+
+
+def test_spark_submit_gets_the_jars_or_the_packages(base_conf, tmp_path):
+    """spark-submit.sh's Delta Lake options: the fetched jars by --jars (they reach the executors), or
+    --packages from lake.maven_repository when there are none; nothing under delta-rs."""
+    from importlib.metadata import version
+
+    from inlife.session import submit_arguments
+
+    jars = tmp_path / "jars"
+    jars.mkdir()
+    for name in ("delta-storage-x.jar", "delta-spark_2.13-x.jar"):
+        (jars / name).write_bytes(b"")
+    delta_sql = ["--conf", "spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension",
+                 "--conf", "spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog"]
+    conf = base_conf.with_overrides({"lake.jars_dir": str(jars), "lake.catalog": True})
+    assert submit_arguments(conf) == ["--jars", f"{jars}/delta-spark_2.13-x.jar,{jars}/delta-storage-x.jar",
+                                      *delta_sql]
+    repo = base_conf.with_overrides({"lake.jars_dir": str(tmp_path / "none"),
+                                     "lake.maven_repository": "file:///srv/maven"})
+    assert submit_arguments(repo) == ["--packages", f"io.delta:delta-spark_2.13:{version('delta-spark')}",
+                                      "--repositories", "file:///srv/maven", *delta_sql]
+    assert submit_arguments(base_conf.with_overrides({"lake.jars_dir": str(tmp_path / "none")})) == []
+    assert submit_arguments(conf.with_overrides({"lake.engine": "delta-rs"})) == []
