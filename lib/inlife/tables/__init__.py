@@ -27,7 +27,7 @@ from pyspark.sql.types import StructType
 from inlife.config import Config, resolve_path
 from inlife.errors import TableError
 from inlife.tables.base import (APPEND, MODES, Between, OVERWRITE, OVERWRITE_PARTITIONS, CommitResult, Engine,
-                                StagedWrite)
+                                StagedWrite, sql_string)
 from inlife.tables.schemas import nullable, reconcile
 
 __all__ = ["Tables", "Between", "CommitResult", "StagedWrite", "APPEND", "OVERWRITE", "OVERWRITE_PARTITIONS",
@@ -240,7 +240,7 @@ class Tables:
             return True
         if current is not None:
             self.spark.sql(f"DROP TABLE {name}")
-        self.spark.sql(f"CREATE TABLE IF NOT EXISTS {name} USING DELTA LOCATION {_sql_string(location)}")
+        self.spark.sql(f"CREATE TABLE IF NOT EXISTS {name} USING DELTA LOCATION {sql_string(location)}")
         self._registered.add(name)
         return True
 
@@ -301,7 +301,3 @@ def _same_location(a: str, b: str) -> bool:
         p = p[len("file:"):] if p.startswith("file:") else p
         return "/" + p.lstrip("/").rstrip("/") if p.startswith("/") else p.rstrip("/")
     return norm(a) == norm(b)
-
-
-def _sql_string(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -115,5 +115,10 @@ class Engine(ABC):
         """Make ``version``'s content the table's newest version (a new commit; history keeps the rest)."""
 
 
+def sql_string(text: str) -> str:
+    """``text`` as a Spark SQL string literal."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 # A hook for tests of atomicity: called between writing data files and committing them.
 BEFORE_COMMIT_HOOKS: list[Callable[[str], None]] = []

@@ -15,7 +15,8 @@ from pyspark.sql.types import StructType
 
 from inlife.errors import ConflictError, ConstraintError, TableError
 from inlife.tables import base
-from inlife.tables.base import APPEND, OVERWRITE, OVERWRITE_PARTITIONS, CommitResult, StagedWrite
+from inlife.tables.base import (APPEND, OVERWRITE, OVERWRITE_PARTITIONS, CommitResult, StagedWrite,
+                                sql_string)
 
 
 class DeltaSparkEngine(base.Engine):
@@ -120,7 +121,7 @@ class DeltaSparkEngine(base.Engine):
     def set_rules(self, path, label, properties, constraints) -> None:
         target = f"delta.`{path.replace('`', '``')}`"
         if properties:
-            pairs = ", ".join(f"{_sql_string(k)} = {_sql_string(str(v))}" for k, v in properties.items())
+            pairs = ", ".join(f"{sql_string(k)} = {sql_string(str(v))}" for k, v in properties.items())
             self.spark.sql(f"ALTER TABLE {target} SET TBLPROPERTIES ({pairs})")
         for name, condition in constraints.items():
             self.spark.sql(f"ALTER TABLE {target} ADD CONSTRAINT {name} CHECK ({condition})")
@@ -266,10 +267,6 @@ def retention_refused(path: str, hours: float) -> str:
     return (f"vacuum of {path} refused: {hours:g} hours is below the table's delta.deletedFileRetentionDuration "
             f"(7 days unless set), so readers of recent versions could lose files; lower the table's property, "
             f"or turn Delta's check off deliberately with spark.conf: {{{RETENTION_CHECK}: \"false\"}}")
-
-
-def _sql_string(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _utc(ts: datetime | None) -> datetime | None:
