@@ -147,6 +147,15 @@ def submit_arguments(conf: Config) -> list[str]:
     return args
 
 
+def sql_shell_arguments(conf: Config) -> list[str]:
+    """``spark-sql`` options for the catalog and the jars that sessions inlife starts use (spark-sql.sh)."""
+    settings = _delta_spark_settings(conf)
+    args = ["--jars", settings.pop("spark.jars")] if "spark.jars" in settings else []
+    for key, value in settings.items():
+        args += ["--conf", f"{key}={value}"]
+    return args
+
+
 def _metastore_settings(conf: Config) -> dict[str, str]:
     """An embedded Hive metastore under ``lake.metastore_dir``, so tables registered by one job are there by
     name for the next job, a notebook or ``spark-sql`` run from the project folder."""

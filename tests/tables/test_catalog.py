@@ -68,8 +68,8 @@ QUERY = textwrap.dedent("""
 
 @pytest.mark.slow
 def test_the_metastore_keeps_tables_for_the_next_process(tmp_path):
-    """A job registers its table in the project's embedded metastore; another process (a notebook, a later
-    job) queries it by name."""
+    """A job registers its table in the project's embedded metastore; other processes (a notebook, a later
+    job, spark-sql) query it by name."""
     sets = [f"lake.root={tmp_path / 'lake'}", f"lake.metastore_dir={tmp_path / 'metastore'}", "lake.catalog=true"]
     env = dict(os.environ, INLIFE_CONF_DIR=str(ROOT / "conf"))
     job = subprocess.run([sys.executable, "-m", "inlife.cli", "smoke", "--env", "test", "--rows", "10",
@@ -82,3 +82,9 @@ def test_the_metastore_keeps_tables_for_the_next_process(tmp_path):
     lines = [line for line in query.stdout.splitlines() if line.startswith(("catalog:", "row:"))]
     assert lines == ["catalog: hive", "row: 2024-01 first 10", "row: 2024-02 second 10", "row: 2024-03 first 10"]
     assert (tmp_path / "metastore" / "derby").is_dir()
+    # and Spark's SQL shell, through spark-sql.sh
+    shell = subprocess.run([str(ROOT / "spark-sql.sh"), "--env", "test", *[a for s in sets for a in ("--set", s)],
+                            "-e", "select month, tag, count(*) from smoke.events group by month, tag order by month"],
+                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert shell.returncode == 0, shell.stderr[-3000:]
+    assert shell.stdout.splitlines() == ["2024-01\tfirst\t10", "2024-02\tsecond\t10", "2024-03\tfirst\t10"]
