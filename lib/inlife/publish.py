@@ -132,13 +132,10 @@ class Publication:
                 info.version = result.version
                 info.rows = result.rows if result.rows is not None else info.rows
                 self.results.append(info)
-        except BaseException as exc:
+        except BaseException:
             # a commit failed after others went through (delta-spark writes its files at commit, so a
             # failing executor or a conflict can come this late): restore those, all or nothing
-            try:
-                self.tables.roll_back(committed)
-            except Exception as undo:
-                raise undo from exc
+            self.tables.roll_back(committed)
             raise
         return self.results
 

@@ -126,6 +126,7 @@ def _delta_spark_settings(conf: Config) -> dict[str, str]:
         return {}
     settings["spark.sql.extensions"] = "io.delta.sql.DeltaSparkSessionExtension"
     settings["spark.sql.catalog.spark_catalog"] = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+    settings["spark.databricks.delta.snapshotPartitions"] = str(lake["snapshot_partitions"])
     if lake["catalog"]:
         settings.update(_metastore_settings(conf))
     return settings
@@ -135,7 +136,8 @@ def submit_arguments(conf: Config) -> list[str]:
     """spark-submit options that bring Delta Lake to the driver and the executors (spark-submit.sh): the
     fetched jars by ``--jars``, or ``--packages`` from ``lake.maven_repository``; none under delta-rs or
     without either. The catalog stays the cluster's own."""
-    settings = {k: v for k, v in _delta_spark_settings(conf.with_overrides({"lake.catalog": False})).items()}
+    settings = _delta_spark_settings(conf.with_overrides({"lake.catalog": False}))
+    settings.pop("spark.databricks.delta.snapshotPartitions", None)     # a local-mode setting: the cluster's own
     args = []
     if "spark.jars" in settings:
         args += ["--jars", settings.pop("spark.jars")]
@@ -160,6 +162,7 @@ def _metastore_settings(conf: Config) -> dict[str, str]:
     """An embedded Hive metastore under ``lake.metastore_dir``, so tables registered by one job are there by
     name for the next job, a notebook or ``spark-sql`` run from the project folder."""
     folder = Path(conf.path("lake.metastore_dir"))
+    folder.mkdir(parents=True, exist_ok=True)   # else Derby writes its log to the console
     return {
         "spark.sql.catalogImplementation": "hive",
         "spark.sql.warehouse.dir": str(folder / "warehouse"),

@@ -110,18 +110,19 @@ class Tables:
     def roll_back(self, committed: list[tuple[StagedWrite, CommitResult]]) -> None:
         """Undo a failed job's commits that went through before the failure, newest first, so every table is
         back at its previous content: each table whose newest version is still the job's own is restored to
-        the version the job staged against. A table the job created keeps its first version; one that
-        another writer committed to since is left as it is, and the error names both kinds."""
+        the version the job staged against. A table the job created keeps its first version, and one that
+        another writer committed to since is left as it is: a line on stderr names them (the job's own
+        error is the one that propagates)."""
         left = []
         for staged, result in reversed(committed):
             if staged.read_version is None:
-                left.append(f"{result.table} (created by this job)")
+                left.append(f"{result.table} (created by this job, kept at version {result.version})")
             elif self.version(result.table) != result.version:
-                left.append(f"{result.table} (committed to since)")
+                left.append(f"{result.table} (another writer committed after version {result.version})")
             else:
                 self.restore(result.table, staged.read_version)
         if left:
-            raise TableError("a failed job could not roll back " + ", ".join(left))
+            print("[inlife] the failed job's commits not rolled back: " + ", ".join(left), file=sys.stderr)
 
     # -- create and read ------------------------------------------------------------------------------
     def create(self, name: str, schema: StructType, partition_by: Sequence[str] = ()) -> CommitResult:
