@@ -29,7 +29,7 @@ class JobError(InlifeError):
     """A job was asked for that does not exist or got bad arguments."""
 
 
-def describe(exc: BaseException) -> str:
+def describe(exc: BaseException, depth: int = 4) -> str:
     """One line for a caught exception; for a Java error, the Java exception and its root cause (the
     Python message of a Py4JJavaError is only "An error occurred while calling o123.collectToPython")."""
     java = getattr(exc, "java_exception", None)
@@ -37,7 +37,7 @@ def describe(exc: BaseException) -> str:
         try:
             parts = [str(java.toString())]
             cause = java.getCause()
-            while cause is not None and len(parts) < 4:
+            while cause is not None and len(parts) < depth:
                 parts.append(str(cause.toString()))
                 cause = cause.getCause()
             return f"{type(exc).__name__}: " + " <- caused by ".join(p.splitlines()[0] for p in parts)

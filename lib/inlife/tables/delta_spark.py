@@ -13,7 +13,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from inlife.errors import ConflictError, ConstraintError, TableError
+from inlife.errors import ConflictError, ConstraintError, TableError, describe
 from inlife.tables import base
 from inlife.tables.base import (APPEND, OVERWRITE, OVERWRITE_PARTITIONS, CommitResult, StagedWrite,
                                 sql_string)
@@ -162,7 +162,8 @@ class _SparkStagedWrite(StagedWrite):
             try:
                 self._writer(tag).save(self.path)
             except Exception as exc:  # py4j wraps io.delta.exceptions.Concurrent*Exception
-                violation = next((m for m in _messages(exc) if "CHECK constraint" in m), None)
+                chain = describe(exc, depth=8).split(" <- caused by ")
+                violation = next((m for m in chain if "CHECK constraint" in m), None)
                 if violation:
                     raise ConstraintError(f"table {self.table}: {violation}; nothing was committed") from None
                 if _is_conflict(exc):
@@ -246,18 +247,9 @@ _CONFLICTS = ("ConcurrentAppendException", "ConcurrentDeleteReadException", "Con
               "ProtocolChangedException", "DELTA_CONCURRENT_", "DELTA_METADATA_CHANGED", "DELTA_PROTOCOL_CHANGED")
 
 
-def _messages(exc: BaseException) -> list[str]:
-    """The first line of the exception and of each Java cause under it, with the Java class names."""
-    out = [str(exc).strip()]
-    cause, depth = getattr(exc, "java_exception", None), 0
-    while cause is not None and depth < 8:
-        out.append(f"{cause.getClass().getName()}: {cause.getMessage()}")
-        cause, depth = cause.getCause(), depth + 1
-    return [" ".join(m.split()) for m in out]
-
-
 def _is_conflict(exc: BaseException) -> bool:
-    return any(name in m for m in _messages(exc) for name in _CONFLICTS)
+    text = describe(exc, depth=8)
+    return any(name in text for name in _CONFLICTS)
 
 
 RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
