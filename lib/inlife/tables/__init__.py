@@ -246,7 +246,8 @@ class Tables:
         return True
 
     def register_all(self) -> list[str]:
-        """Register every table found under ``lake.root`` (and in ``lake.locations``); their names."""
+        """Register every table found under a local ``lake.root`` and every table in ``lake.locations``
+        (a remote root is not listed: name its tables in ``lake.locations``); their names."""
         names = set(self.conf.get("lake.locations"))
         for layer in self.conf.get("lake.layers"):
             folder = Path(self.conf.path("lake.root")) / layer
