@@ -9,11 +9,12 @@ STAMP  := $(VENV)/.installed
 TEST_WORKERS ?= 2
 MVN    ?= mvn
 
-.PHONY: demo test test-fast bench mlflow-ui clean check-java check-python help jars
+.PHONY: demo test test-fast lint bench mlflow-ui clean check-java check-python help jars
 
 help:
 	@echo "make demo   - set up .venv if needed and run the main job locally on generated data"
 	@echo "make test   - set up .venv if needed and run the test suite"
+	@echo "make lint   - check the Python code with ruff (ruff.toml)"
 	@echo "make bench  - run the benchmarks (prints JSON)"
 	@echo "make clean  - remove the local lake, MLflow store and build files (not .venv)"
 
@@ -62,6 +63,9 @@ test: check-java $(STAMP)
 
 test-fast: check-java $(STAMP)
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not slow"
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
 
 bench: check-java $(STAMP)
 	$(PY) benchmarks/matrices.py --subscribers 1000000 --rules 10 --repeat 3

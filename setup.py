@@ -28,7 +28,7 @@ setup(
     ],
     extras_require={
         "dev": ["pytest>=8", "pytest-timeout>=2.3", "pytest-xdist>=3.5", "duckdb>=1.1", "nbclient>=0.10", "ipykernel>=6",
-                "nbformat>=5",
+                "nbformat>=5", "ruff>=0.8,<1",
                 "psutil>=5.9"],   # benchmarks: peak memory of the generator's processes
     },
     entry_points={"console_scripts": ["inlife=inlife.cli:main"]},

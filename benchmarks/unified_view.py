@@ -112,9 +112,10 @@ def main(argv=None) -> int:
 
     import deltalake
     import duckdb
+
     from inlife.config import load_config
     from inlife.intermediate.build import build_intermediate
-    from inlife.intermediate.common import add_months, batch_window
+    from inlife.intermediate.common import batch_window
     from inlife.intermediate.voice import voice_monthly
     from inlife.session import build_session
     from inlife.sources import load_sources

@@ -31,9 +31,8 @@ def add_arguments(parser) -> None:
 
 def run(spark, conf, subscribers=20000, months=3, start_month="2024-01", seed=42,
         models="churn,crbt_silent_response", reuse=False) -> int:
+    from datetime import timedelta
     from pathlib import Path
-
-    from datetime import date, timedelta
 
     from inlife.campaigns.run import daily
     from inlife.errors import InlifeError
@@ -42,9 +41,8 @@ def run(spark, conf, subscribers=20000, months=3, start_month="2024-01", seed=42
     from inlife.intermediate.common import month_end
     from inlife.models.train import train_model
     from inlife.pipeline import MonthResult, evaluate_previous, run_month, summary
-    from inlife_jobs import generate_sample_data
-
     from inlife.tables import Tables
+    from inlife_jobs import generate_sample_data
 
     started = time.time()
     print(f"[demo] tables on the {Tables(spark, conf).engine.name} engine (lake.engine: "

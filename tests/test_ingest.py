@@ -6,6 +6,7 @@ from dataclasses import asdict
 from datetime import date
 
 import pytest
+from landing_files import subscriber, voice, write_batch
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
@@ -14,7 +15,6 @@ from inlife.ingest.pipeline import IngestError, Ingestion
 from inlife.ingest.transform import QUARANTINE_SCHEMA, raw_schema
 from inlife.quality import QualityError
 from inlife.sources import load_sources
-from landing_files import subscriber, voice, write_batch
 
 D1 = date(2024, 1, 1)
 D2 = date(2024, 1, 2)
@@ -253,8 +253,9 @@ def test_rerun_replaces_only_its_batch(spark, conf, tables):
     _ingest(spark, conf, "voice_cdr", D1, D2, **{"ingest.max_bad_row_rate": 0.5})
     raw_before = tables.read("raw.voice_cdr").collect()
     q_before = tables.read("quarantine.voice_cdr").collect()
-    files = lambda: sorted(f for f in deltalake.DeltaTable(tables.location("raw.voice_cdr")).file_uris()
-                           if "batch_date=2024-01-02" in f)
+    def files():
+        return sorted(f for f in deltalake.DeltaTable(tables.location("raw.voice_cdr")).file_uris()
+                      if "batch_date=2024-01-02" in f)
     d2_files = files()
     version = tables.version("raw.voice_cdr")
     [rep] = _ingest(spark, conf, "voice_cdr", D1, **{"ingest.max_bad_row_rate": 0.5})

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import yaml
 
@@ -196,7 +197,7 @@ class Config:
     def as_dict(self) -> dict:
         return copy.deepcopy(self._data)
 
-    def with_overrides(self, overrides: Mapping[str, Any]) -> "Config":
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Config:
         """A copy with dotted-key overrides applied and validated (used by tests and jobs)."""
         base = _read_yaml(self.conf_dir / "base.yaml")
         data = copy.deepcopy(self._data)

@@ -60,7 +60,6 @@ def run_month(spark: SparkSession, conf: Config, month: str, ingest: bool = True
     from inlife.ingest.pipeline import Ingestion, date_range
     from inlife.intermediate.build import build_intermediate
     from inlife.scores.build import build_segments, build_value
-    from inlife.unified.build import build_view
 
     month = check_month(month)
     result = MonthResult(month)

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from pyspark.sql import DataFrame
 
@@ -151,7 +152,7 @@ class Publication:
             staged.abort()
         self._staged = []
 
-    def __enter__(self) -> "Publication":
+    def __enter__(self) -> Publication:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -110,7 +110,7 @@ def _describe(result) -> Failure:
     return Failure(cfg.type, column, detail)
 
 
-_SHARED: dict[tuple, "Validator"] = {}
+_SHARED: dict[tuple, Validator] = {}
 
 
 class Validator:
@@ -121,7 +121,7 @@ class Validator:
     end (``quality.data_docs: end``: ``build_docs()``, the pipeline calls it after each month)."""
 
     @classmethod
-    def shared(cls, conf: Config) -> "Validator":
+    def shared(cls, conf: Config) -> Validator:
         key = tuple(str(conf.get(k)) for k in ("quality.expectations_dir", "quality.data_docs_dir",
                                                 "quality.data_docs", "quality.result_format"))
         if key not in _SHARED:

@@ -5,7 +5,7 @@ import datetime as dt
 import textwrap
 from pathlib import Path
 
-from pyspark.sql.types import (ArrayType, DoubleType, LongType, StringType, StructField, StructType)
+from pyspark.sql.types import ArrayType, DoubleType, LongType, StringType, StructField, StructType
 
 BASE = StructType([
     StructField("subscriber_id", LongType()), StructField("msisdn", StringType()),

@@ -10,7 +10,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from pyspark.sql import functions as F
 
 from inlife.unified.dictionary import view_columns
 from tests.campaigns.frames import campaign, campaigns_file

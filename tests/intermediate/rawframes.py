@@ -5,11 +5,11 @@ ingestion does, so hours and days mean the same as in production.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from pyspark.sql import functions as F
-from pyspark.sql.types import StructType
 
 from inlife.sources import load_sources_file
-from pathlib import Path
 
 CONTRACT = load_sources_file(Path(__file__).resolve().parents[2] / "conf" / "sources.yaml")
 SPARK_TYPES = {"string": "string", "int": "int", "long": "bigint", "double": "double", "date": "date",

@@ -65,7 +65,6 @@ def test_a_pagerank_iteration_shuffles_only_its_contributions(spark):
     """Edges and ranks partitioned as pagerank leaves them: an iteration's plan has one exchange (the
     contributions by destination), not one for the edges and one for the ranks as well. And the loop
     leaves adaptive execution as it found it."""
-    from pyspark.sql import functions as F
 
     from inlife.intermediate.social import next_ranks
     from inlife.session import adaptive_execution_off

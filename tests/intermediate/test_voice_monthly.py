@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from pyspark.testing import assertDataFrameEqual
 
 from inlife.intermediate.voice import VOICE_TOTALS, call_type_columns, voice_monthly

@@ -25,7 +25,7 @@ NOISE = ["month_end_balance", "circle_breadth", "voice_total_min"]
 def frames(months=("2024-01", "2024-02", "2024-03"), n=300, seed=7):
     rng = np.random.default_rng(seed)
     views, outs = [], []
-    for mi, month in enumerate(months):
+    for month in months:
         ids = np.arange(1, n + 1, dtype=np.int64)
         complaints = rng.poisson(0.6, n)
         competitor = rng.poisson(0.4, n)

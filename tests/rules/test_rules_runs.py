@@ -4,7 +4,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
 import yaml
 
 from inlife.rules.compile import RULES_TABLE, Paths, check, load_ruleset, sync_rule_table

@@ -79,8 +79,9 @@ def test_share_subgroups():
 
 def test_matrix_dimension_names_the_configured_segments(base_conf):
     """Rules can only match segments by the names the segments job gives them."""
-    import yaml
     from pathlib import Path
+
+    import yaml
 
     dims = yaml.safe_load((Path(base_conf.conf_dir) / "matrices" / "_dimensions.yaml").read_text(encoding="utf-8"))
     assert dims["dimensions"]["segment_name"]["values"] == [s.name for s in load_segment_config(base_conf).segments]

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import time
 from datetime import datetime, timezone
 
 import deltalake
@@ -11,7 +10,7 @@ from pyspark.sql import Row
 from pyspark.testing import assertDataFrameEqual
 
 from inlife.errors import ConflictError, ConstraintError, SchemaMismatchError, TableError
-from inlife.tables import OVERWRITE_PARTITIONS, APPEND, Tables
+from inlife.tables import APPEND, OVERWRITE_PARTITIONS, Tables
 
 SCHEMA = "id long, month string, amount double, tag string"
 NAME = "smoke.contract"

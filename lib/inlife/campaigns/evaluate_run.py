@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from inlife.campaigns.evaluation import (cells_below_floor, outcomes_per_target, results, tag_precision,
-                                         uplift_curve)
+from inlife.campaigns.evaluation import cells_below_floor, outcomes_per_target, results, tag_precision, uplift_curve
 from inlife.config import Config
 from inlife.errors import TableError
 from inlife.intermediate.common import add_months, check_month

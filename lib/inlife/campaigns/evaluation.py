@@ -16,8 +16,8 @@ the base rate; tags and cells below the configured floors are flagged.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from statistics import NormalDist
-from typing import Sequence
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F

@@ -7,10 +7,11 @@ against the subscriber state's columns by ``check_expressions`` once those colum
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -209,7 +210,7 @@ def load_campaigns(path: str | Path, policy_ids: set[str] | None = None) -> Camp
 def check_expressions(cfg: CampaignConfig, kinds: Mapping[str, str], tag_ids: set[str]) -> dict[str, Any]:
     """Parse and check each campaign's condition (true/false) and rank (a number) against the state's
     columns; returns {campaign id: (condition node or None, rank node)}. Unknown tags are errors too."""
-    from inlife.rules.expressions import NUM, NULL, Checker, Parser, RuleError, parse
+    from inlife.rules.expressions import NULL, NUM, Checker, Parser, RuleError, parse
 
     out = {}
     for c in cfg.campaigns:

@@ -13,7 +13,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from inlife.generator import reference as R
-from inlife.generator.circle import FAMILY, FRIEND, INTL, LD, OFFNET, ON_NET, WORK, slots
+from inlife.generator.circle import LD, OFFNET, ON_NET, WORK, slots
 from inlife.generator.params import Month, Params
 from inlife.generator.population import activation_date, enterprise, msisdn, region_index, subscriber_id
 from inlife.generator.rand import choice_index, lognormal, pick, poisson, uniform

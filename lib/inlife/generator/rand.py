@@ -7,7 +7,7 @@ uses its own ``salt`` so that two draws on the same keys are independent.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F

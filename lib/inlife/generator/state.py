@@ -154,7 +154,7 @@ def month_state(spark: SparkSession, p: Params, month: Month, prev: DataFrame | 
         (col("contract_end") <= F.add_months(F.lit(month.end), 1))
     # Holdings at the start of the month: carried, or drawn for the initial base from the propensities.
     held = {}
-    for i, x in enumerate(PRODUCTS):
+    for x in PRODUCTS:
         held[x] = F.coalesce(col(f"prev_held_end_{x}"), F.when(col("new_this_month"), F.lit(False)))
     df = df.select("*", bal_level.alias("balance_level"), ends_soon.alias("contract_ends_soon"),
                    *[h.alias(f"held_{x}") for x, h in held.items()])

@@ -50,7 +50,7 @@ def vas_usage(p: Params, month: Month, st: DataFrame) -> DataFrame:
                                * (col("data_mult") if USAGE[i][0] == "MOBILE_INTERNET" else F.lit(1.0))).alias(f"_lam{i}")
                               for i in range(len(USAGE))])
     structs = []
-    for i, (prod, evt, rate, per_month, _, _) in enumerate(USAGE):
+    for i, (prod, _evt, rate, per_month, _, _) in enumerate(USAGE):
         holds = col(f"held_{prod}") | col(f"took_{prod}")
         start = col(f"_ws{i}")
         n = F.when(holds & (col("win_end_usage") > start), F.lit(1) if (per_month and rate == 1.0)

@@ -9,8 +9,6 @@ PageRank iterations over the on-net call graph, written as plain joins.
 """
 from __future__ import annotations
 
-from typing import Sequence
-
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 

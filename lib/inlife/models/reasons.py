@@ -9,8 +9,9 @@ subscriber with an aggregation; nothing is looped over in Python but the candida
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F

@@ -215,7 +215,7 @@ def registered_names(c) -> list[str]:
 
 # Registered versions never change, so a process keeps the pipelines it loaded (a Spark model load costs
 # seconds of small jobs): training re-scores the champion, scoring applies it, without reloading.
-_LOADED: "OrderedDict[tuple[str, str, str], Any]" = OrderedDict()
+_LOADED: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
 _LOADED_MAX = 16
 
 

@@ -24,12 +24,24 @@ from pyspark.sql import functions as F
 from inlife.config import Config
 from inlife.errors import InlifeError
 from inlife.models import drift, registry
-from inlife.models.registry import load_version
-from inlife.models.features import (HIGH_VALUE, LABEL, MISSING, WEIGHT, choose_split, high_value_flag,
-                                    importance, labelled, labelled_months, pipeline, prefix, probability,
-                                    split_condition)
+from inlife.models.features import (
+    HIGH_VALUE,
+    LABEL,
+    MISSING,
+    WEIGHT,
+    choose_split,
+    high_value_flag,
+    importance,
+    labelled,
+    labelled_months,
+    pipeline,
+    prefix,
+    probability,
+    split_condition,
+)
 from inlife.models.metrics import binary_metrics, clean, curves, group_metrics, histogram
 from inlife.models.plots import write_plots
+from inlife.models.registry import load_version
 from inlife.models.spec import FeaturePlan, Spec, check_against_tables, load_spec
 from inlife.progress import stage
 from inlife.session import CACHE
@@ -215,8 +227,6 @@ def _train_and_log(spark, conf, spec, plan, split, train, valid, valid_full, hv_
 
 def _champion_metrics(conf, client, spec: Spec, valid_full) -> dict[str, float] | None:
     """The current champion's metrics on the challenger's validation rows (or, failing that, as logged)."""
-    import mlflow.spark
-
     champ = registry.champion(client, spec.name)
     if champ is None:
         return None

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from pyspark.sql import SparkSession
 from pyspark.sql.types import IntegerType, StringType, StructField, StructType, TimestampType
@@ -45,7 +46,7 @@ class Paths:
     policies: Path
 
     @classmethod
-    def from_conf(cls, conf: Config) -> "Paths":
+    def from_conf(cls, conf: Config) -> Paths:
         base = Path(conf.conf_dir)
         return cls(base / conf.get("rules.tags_file"), base / conf.get("rules.matrices_dir"),
                    base / conf.get("rules.policies_file"))

@@ -27,8 +27,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from pyspark.sql.types import (ByteType, DataType, DoubleType, IntegerType, LongType, ShortType, StringType,
-                               StructType)
+from pyspark.sql.types import ByteType, DataType, DoubleType, IntegerType, LongType, ShortType, StringType, StructType
 
 from inlife.rules.expressions import NUM, STR, Node
 

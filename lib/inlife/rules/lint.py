@@ -145,7 +145,7 @@ def lint_rules(ruleset: RuleSet, nodes: dict[str, Node | None], collector: Colle
                 p = r.outputs.get(key)
                 if p and p in catalogue.policies and not catalogue.policies[p].valid_in(month):
                     findings.append(Finding("never_fires", r.source, r.rule_id, f"policy {p} is not offered in {month}"))
-    for m, rules in ruleset.by_matrix().items():
+    for rules in ruleset.by_matrix().values():
         family = rules[0].family if rules else ""
         if family in MULTI:
             continue

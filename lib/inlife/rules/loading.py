@@ -1,8 +1,9 @@
 """Shared helpers of the rule-file loaders: YAML reading, parameters, key checks, collecting errors."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 

@@ -33,8 +33,9 @@ precedence, then file position); new_business and traffic give every matching po
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from inlife.rules.catalogue import Catalogue
 from inlife.rules.expressions import RuleError

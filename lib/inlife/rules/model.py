@@ -69,7 +69,7 @@ class Rule:
                 "content_hash": self.content_hash()}
 
     @classmethod
-    def from_row(cls, row: dict) -> "Rule":
+    def from_row(cls, row: dict) -> Rule:
         return cls(rule_id=row["rule_id"], matrix=row["matrix"], family=row["family"],
                    precedence=int(row["precedence"]), position=int(row["position"]),
                    when=json.loads(row["when_json"]), condition=row["condition"],

@@ -11,11 +11,11 @@
 """
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import (ArrayType, BooleanType, LongType, StringType, StructField, StructType)
+from pyspark.sql.types import ArrayType, BooleanType, LongType, StringType, StructField, StructType
 
 from inlife.rules.catalogue import Catalogue
 from inlife.rules.columns import TAGS_COLUMN

@@ -18,8 +18,9 @@ Tag conditions may not use has_tag() (tags are evaluated together in one pass).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from inlife.rules.expressions import RuleError
 from inlife.rules.loading import Collector, as_when, check_keys, merged_params, read_yaml

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from pyspark.sql import SparkSession
-from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DoubleType, IntegerType, LongType, StringType, StructField, StructType
 
 from inlife.config import Config
@@ -10,7 +9,7 @@ from inlife.intermediate.common import add_months, check_month
 from inlife.publish import Publication
 from inlife.scores import segments as seg
 from inlife.scores.value import group_value, load_value_model, subscriber_value
-from inlife.tables import OVERWRITE_PARTITIONS, Tables
+from inlife.tables import Tables
 
 VIEW = "unified.customer_view"
 CENTROIDS = StructType([

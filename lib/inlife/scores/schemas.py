@@ -3,8 +3,7 @@ targets, evaluation). Every table is partitioned by ``month``.
 """
 from __future__ import annotations
 
-from pyspark.sql.types import (ArrayType, DoubleType, IntegerType, LongType, StringType, StructField,
-                               StructType)
+from pyspark.sql.types import ArrayType, DoubleType, IntegerType, LongType, StringType, StructField, StructType
 
 VALUE_TIERS = ["high", "mid_high", "mid", "low"]          # seed 000: top 10 %, 10-30 %, 30-90 %, bottom 10 %
 CHURN_GRADES = ["abnormal", "normal"]                       # 有异动 / 无异动: score above the configured threshold

@@ -6,7 +6,7 @@ value_tier and the criterion scores), per model ``<model>_score``, ``<model>_pro
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F

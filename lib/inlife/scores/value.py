@@ -7,9 +7,9 @@ w_c * sum over indicators of w_i * x_i. Tiers cut the score at configured shares
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 import yaml
 from pyspark.sql import Column, DataFrame, Window

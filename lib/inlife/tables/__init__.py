@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -26,8 +27,17 @@ from pyspark.sql.types import StructType
 
 from inlife.config import Config, resolve_path
 from inlife.errors import TableError
-from inlife.tables.base import (APPEND, MODES, Between, OVERWRITE, OVERWRITE_PARTITIONS, CommitResult, Engine,
-                                StagedWrite, sql_string)
+from inlife.tables.base import (
+    APPEND,
+    MODES,
+    OVERWRITE,
+    OVERWRITE_PARTITIONS,
+    Between,
+    CommitResult,
+    Engine,
+    StagedWrite,
+    sql_string,
+)
 from inlife.tables.schemas import nullable, reconcile
 
 __all__ = ["Tables", "Between", "CommitResult", "StagedWrite", "APPEND", "OVERWRITE", "OVERWRITE_PARTITIONS",

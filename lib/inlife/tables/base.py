@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from pyspark.sql import DataFrame
 from pyspark.sql.types import StructType
@@ -51,7 +52,7 @@ class StagedWrite(ABC):
         for release in self.__dict__.pop("_releases", []):
             release()
 
-    def _hand_over(self, to: "StagedWrite") -> None:
+    def _hand_over(self, to: StagedWrite) -> None:
         for release in self.__dict__.pop("_releases", []):
             to.on_finish(release)
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Any, Sequence
+from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -15,8 +16,7 @@ from pyspark.sql.types import StructType
 
 from inlife.errors import ConflictError, ConstraintError, TableError, describe
 from inlife.tables import base
-from inlife.tables.base import (APPEND, OVERWRITE, OVERWRITE_PARTITIONS, CommitResult, StagedWrite,
-                                sql_string)
+from inlife.tables.base import APPEND, OVERWRITE, OVERWRITE_PARTITIONS, CommitResult, StagedWrite, sql_string
 
 
 class DeltaSparkEngine(base.Engine):

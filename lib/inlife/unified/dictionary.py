@@ -25,7 +25,6 @@ class Factor:
     unit: str
     sources: tuple[str, ...]
     formula: str
-    section: str
 
 
 def _raw(path: Path = DICTIONARY) -> dict:
@@ -46,7 +45,6 @@ def load_factors(path: Path = DICTIONARY) -> list[Factor]:
     raw = _raw(path)
     dims, labels = raw["dimensions"], raw.get("labels", {})
     out: list[Factor] = []
-    section = ""
     for i, entry in enumerate(raw["factors"]):
         if "template" in entry:
             keys = entry["template"]
@@ -81,7 +79,7 @@ def _factor(item: dict, values: dict, labels: dict, path: Path, index: int) -> F
 
     return Factor(name=fill(item["name"], True), meaning=fill(str(item["meaning"]), False),
                   unit=fill(str(item["unit"]), True), sources=tuple(item["sources"]),
-                  formula=fill(str(item["formula"]), True), section="")
+                  formula=fill(str(item["formula"]), True))
 
 
 def view_columns(path: Path = DICTIONARY) -> list[str]:

@@ -12,7 +12,7 @@ its horizon is not yet available (the later month has not been built), never a g
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F

@@ -7,7 +7,7 @@ never sees anything after M (point-in-time correct).
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -35,7 +35,7 @@ def join_month(subscribers: DataFrame, parts: Mapping[str, DataFrame]) -> DataFr
 
     Counts and amounts absent from a table are zero (no calls is 0 minutes); ratios stay null."""
     view = subscribers.where(F.col("status") != "CHURNED").drop("churned_in_month")
-    for name, df in parts.items():
+    for df in parts.values():
         cols = [c for c in df.columns if c not in KEYS]
         view = view.join(df.select("subscriber_id", *cols), "subscriber_id", "left")
         fill = {c: 0 for c, t in df.select(*cols).dtypes
