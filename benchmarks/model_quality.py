@@ -20,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+from inlife.tables.catalogue import BILLING, OUTCOMES
+
 ROOT = Path(__file__).resolve().parents[1]
 os.environ["GX_ANALYTICS_ENABLED"] = "false"
 
@@ -65,8 +67,8 @@ def main(argv=None) -> int:
         f"quality.enabled={'false' if args.no_validation else 'true'}"])
     spark = build_session(conf, app_name="inlife-bench-model")
     tables = Tables(spark, conf)
-    months = sorted({r.m for r in tables.read("raw.billing").selectExpr("bill_month as m").distinct().collect()})
-    if not (args.reuse and tables.exists("unified.outcomes")):
+    months = sorted({r.m for r in tables.read(BILLING).selectExpr("bill_month as m").distinct().collect()})
+    if not (args.reuse and tables.exists(OUTCOMES)):
         started = time.time()
         with contextlib.redirect_stdout(sys.stderr):   # the pipeline's progress; stdout carries the JSON
             for m in months:
@@ -81,7 +83,7 @@ def main(argv=None) -> int:
 
     # The validation month is the last one with the label known (what the spec's split takes).
     label = "churned_next_1m"
-    outcomes = tables.read("unified.outcomes").where(F.col(label).isNotNull())
+    outcomes = tables.read(OUTCOMES).where(F.col(label).isNotNull())
     vmonth = outcomes.agg(F.max("month")).first()[0]
     # truth of month m+1 is the probability of churning during m+1: the label of view month m
     truth = (spark.read.parquet(str(work / "truth" / "subscriber_month"))

@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+from inlife.tables.catalogue import SUBSCRIBERS, raw
+
 ROOT = Path(__file__).resolve().parents[1]
 os.environ["GX_ANALYTICS_ENABLED"] = "false"
 
@@ -101,7 +103,7 @@ def main(argv=None) -> int:
     spark = build_session(conf, app_name="inlife-bench-replicate")
     src_tables = Tables(spark, load_config("local", overrides=[f"lake.root={source / 'lake'}"]))
     dst_tables = Tables(spark, conf)
-    top = src_tables.read("raw.subscribers").agg(F.max("subscriber_id")).first()[0]
+    top = src_tables.read(SUBSCRIBERS).agg(F.max("subscriber_id")).first()[0]
     if top is not None and top - ID_BASE >= SHIFT:
         p.error(f"{source}: subscriber indexes reach {top - ID_BASE:,}, beyond one copy's range of {SHIFT:,}; "
                 f"the copies would overlap (replicate a smaller month)")
@@ -110,7 +112,7 @@ def main(argv=None) -> int:
     for d in sorted((source / "lake" / "raw").iterdir()):
         if not (d / "_delta_log").is_dir():
             continue
-        name = f"raw.{d.name}"
+        name = raw(d.name)
         with stage(f"replicate {name}", conf) as st:
             df = src_tables.read(name)
             out = reduce(lambda a, b: a.unionByName(b), [copy_of(df, k) for k in range(args.copies)])

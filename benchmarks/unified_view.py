@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+from inlife.tables.catalogue import BILLING, VOICE_CDR
+
 ROOT = Path(__file__).resolve().parents[1]
 os.environ["GX_ANALYTICS_ENABLED"] = "false"
 
@@ -130,10 +132,10 @@ def main(argv=None) -> int:
     spark = build_session(conf, app_name="inlife-bench-view")
     tables = Tables(spark, conf)
     result["engine"] = tables.engine.name
-    months = sorted({r.m for r in tables.read("raw.billing").selectExpr("bill_month as m").distinct().collect()})
+    months = sorted({r.m for r in tables.read(BILLING).selectExpr("bill_month as m").distinct().collect()})
     month = months[-1]
     first, last = batch_window(month, conf.get("intermediate.late_days"))
-    cdr = tables.read("raw.voice_cdr", partitions={"batch_date": Between(first.isoformat(), last.isoformat())})
+    cdr = tables.read(VOICE_CDR, partitions={"batch_date": Between(first.isoformat(), last.isoformat())})
     contract = load_sources(conf)
     args_v = (month, dimensions()["ct"], contract.competitor_service_numbers, conf.get("intermediate.peak_hours"),
               conf.get("intermediate.late_month_day"))

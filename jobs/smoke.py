@@ -10,8 +10,8 @@ from pyspark.sql import functions as F
 from inlife.errors import InlifeError
 from inlife.progress import stage
 from inlife.tables import Tables
+from inlife.tables.catalogue import SMOKE_EVENTS
 
-TABLE = "smoke.events"
 MONTHS = ["2024-01", "2024-02", "2024-03"]
 
 
@@ -30,16 +30,16 @@ def events(spark, months, rows, tag):
 def run(spark, conf, rows: int = 30_000) -> int:
     tables = Tables(spark, conf)
     with stage("smoke: write 3 months", conf) as st:
-        st.rows = tables.overwrite(TABLE, events(spark, MONTHS, rows, "first"), partition_by=["month"]).rows
+        st.rows = tables.overwrite(SMOKE_EVENTS, events(spark, MONTHS, rows, "first")).rows
     with stage("smoke: overwrite 2024-02", conf) as st:
-        st.rows = tables.overwrite_partitions(TABLE, events(spark, ["2024-02"], rows, "second")).rows
+        st.rows = tables.overwrite_partitions(SMOKE_EVENTS, events(spark, ["2024-02"], rows, "second")).rows
     with stage("smoke: read back", conf) as st:
         got = {(r["month"], r["tag"]): r["n"] for r in
-               tables.read(TABLE).groupBy("month", "tag").agg(F.count("*").alias("n")).collect()}
+               tables.read(SMOKE_EVENTS).groupBy("month", "tag").agg(F.count("*").alias("n")).collect()}
         st.rows = sum(got.values())
     expected = {("2024-01", "first"): rows, ("2024-02", "second"): rows, ("2024-03", "first"): rows}
     if got != expected:
-        raise InlifeError(f"{TABLE}: read back {got}, expected {expected}")
-    print(f"smoke: {TABLE} ok at version {tables.version(TABLE)} ({tables.engine.name} engine): "
-          f"{tables.location(TABLE)} (master {spark.sparkContext.master})")
+        raise InlifeError(f"{SMOKE_EVENTS}: read back {got}, expected {expected}")
+    print(f"smoke: {SMOKE_EVENTS} ok at version {tables.version(SMOKE_EVENTS)} ({tables.engine.name} engine): "
+          f"{tables.location(SMOKE_EVENTS)} (master {spark.sparkContext.master})")
     return 0

@@ -8,6 +8,7 @@ import yaml
 
 from inlife.config import load_config
 from inlife.errors import ConfigError
+from inlife.tables.catalogue import VOICE_CDR
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,10 +83,10 @@ def test_bad_environment_variable_and_set_are_named(conf_dir):
 
 
 def test_open_sections_take_free_keys_and_merge(conf_dir):
-    write(conf_dir / "local.yaml", {"lake": {"locations": {"raw.voice_cdr": "/data/cdr"}}})
+    write(conf_dir / "local.yaml", {"lake": {"locations": {VOICE_CDR: "/data/cdr"}}})
     conf = load_config("local", ["lake.locations.raw.billing=/data/bill"], conf_dir, environ={})
     # dotted keys under an open section nest; the overlay's entry survives the --set
-    assert conf.get("lake.locations")["raw.voice_cdr"] == "/data/cdr"
+    assert conf.get("lake.locations")[VOICE_CDR] == "/data/cdr"
 
 
 def test_unknown_environment_and_bad_yaml(conf_dir):

@@ -15,6 +15,7 @@ from inlife.ingest.pipeline import IngestError, Ingestion
 from inlife.ingest.transform import QUARANTINE_SCHEMA, raw_schema
 from inlife.quality import QualityError
 from inlife.sources import load_sources
+from inlife.tables.catalogue import BILLING, SUBSCRIBERS, VOICE_CDR, quarantine, raw
 
 D1 = date(2024, 1, 1)
 D2 = date(2024, 1, 2)
@@ -59,14 +60,14 @@ def test_types_subscribers_and_voice(spark, conf, tables):
         (str(i), f"1380000{i:04d}", "2024-01-01", "2020-05-06", "ACTIVE", "2020-05-06", "GOTONE", "GT88",
          "全球通88套餐", "0", "杭州", "西湖区", "G01", "1985-03-04", "M", "GOLD", "2024-01-01") for i in (1, 2)],
         "subscribers", conf)
-    assertDataFrameEqual(tables.read("raw.subscribers"), expected_subs, checkRowOrder=False)
-    assert tables.read("raw.subscribers").schema == raw_schema(load_sources(conf)["subscribers"])
+    assertDataFrameEqual(tables.read(SUBSCRIBERS), expected_subs, checkRowOrder=False)
+    assert tables.read(SUBSCRIBERS).schema == raw_schema(load_sources(conf)["subscribers"])
 
     expected_voice = _typed(spark, [
         ("1", "13900000001", "CMCC", "安徽", "MO", "LOCAL", "2024-01-01 08:30:05", "61", "0.25", "C1", "2024-01-01"),
         ("2", "", "CU", "", "MT", "LD_INTER", "2023-12-31 23:59:59", "0", "0.0", "", "2024-01-01"),
     ], "voice_cdr", conf)
-    assertDataFrameEqual(tables.read("raw.voice_cdr"), expected_voice, checkRowOrder=False)
+    assertDataFrameEqual(tables.read(VOICE_CDR), expected_voice, checkRowOrder=False)
 
 
 def test_every_bad_row_kind_lands_in_quarantine(spark, conf, tables):
@@ -102,8 +103,8 @@ def test_every_bad_row_kind_lands_in_quarantine(spark, conf, tables):
         ("duplicate", "natural key repeated: subscriber_id=1, start_time=2024-01-01 08:30:00, "
                       "peer_number=13900000001, direction=MO", f, lines[9], D1),
     ], QUARANTINE_SCHEMA)
-    assertDataFrameEqual(tables.read("quarantine.voice_cdr"), expected, checkRowOrder=False)
-    kept = tables.read("raw.voice_cdr").select("subscriber_id", "peer_number", "charge")
+    assertDataFrameEqual(tables.read(quarantine("voice_cdr")), expected, checkRowOrder=False)
+    kept = tables.read(VOICE_CDR).select("subscriber_id", "peer_number", "charge")
     assertDataFrameEqual(kept, [(1, "13900000001", 0.5), (2, "13900000002", 0.5)], checkRowOrder=False)
 
 
@@ -219,7 +220,7 @@ def test_line_endings_and_empty_lines(spark, conf, tables):
                 raw=("\r\n".join([lines[0], "", lines[1]]) + "\r\n\r\n").encode())
     [rep] = _ingest(spark, conf, "voice_cdr", D1)
     assert (rep.batches[0].rows_read, rep.batches[0].rows_written) == (2, 2)
-    assert sorted(r.cell_id for r in tables.read("raw.voice_cdr").collect()) == ["C7", "C8"]
+    assert sorted(r.cell_id for r in tables.read(VOICE_CDR).collect()) == ["C7", "C8"]
     body = "".join(voice(1, f"13{i}", "20240102080000") + "\n" for i in range(5)).encode()
     gbk_line = voice(2, "137", "20240102080000", province="温州").encode("gbk")
     path = write_batch(conf, "voice_cdr", "2024-01-02", [], raw=body + gbk_line)
@@ -237,11 +238,11 @@ def test_csv_source_codes_dates_and_duplicates(spark, conf, tables):
     write_batch(conf, "contracts", "2024-01-31", rows)
     [rep] = _ingest(spark, conf, "contracts", date(2024, 1, 31), **{"ingest.max_bad_row_rate": 1.0})
     assert rep.batches[0].quarantined == {"bad_timestamp": 1, "duplicate": 1, "unknown_code": 1}
-    reasons = tables.read("quarantine.contracts").select("reason", "line")
+    reasons = tables.read(quarantine("contracts")).select("reason", "line")
     # of two rows with one key, the first by (file, line) is kept: the same one on every run
     assertDataFrameEqual(reasons, [("bad_timestamp", rows[1]), ("unknown_code", rows[2]), ("duplicate", rows[0])],
                          checkRowOrder=False)
-    assert [r.bundle_name for r in tables.read("raw.contracts").collect()] == ["校园套餐"]
+    assert [r.bundle_name for r in tables.read(raw("contracts")).collect()] == ["校园套餐"]
 
 
 def test_rerun_replaces_only_its_batch(spark, conf, tables):
@@ -251,17 +252,17 @@ def test_rerun_replaces_only_its_batch(spark, conf, tables):
     write_batch(conf, "voice_cdr", "2024-01-01", [voice(1, "139", "20240101080000"), voice(2, "138", "20240101090000")])
     write_batch(conf, "voice_cdr", "2024-01-02", [voice(1, "139", "20240102080000"), voice(1, "139", "20240102080000")])
     _ingest(spark, conf, "voice_cdr", D1, D2, **{"ingest.max_bad_row_rate": 0.5})
-    raw_before = tables.read("raw.voice_cdr").collect()
-    q_before = tables.read("quarantine.voice_cdr").collect()
+    raw_before = tables.read(VOICE_CDR).collect()
+    q_before = tables.read(quarantine("voice_cdr")).collect()
     def files():
-        return sorted(f for f in deltalake.DeltaTable(tables.location("raw.voice_cdr")).file_uris()
+        return sorted(f for f in deltalake.DeltaTable(tables.location(VOICE_CDR)).file_uris()
                       if "batch_date=2024-01-02" in f)
     d2_files = files()
-    version = tables.version("raw.voice_cdr")
+    version = tables.version(VOICE_CDR)
     [rep] = _ingest(spark, conf, "voice_cdr", D1, **{"ingest.max_bad_row_rate": 0.5})
-    assert tables.version("raw.voice_cdr") == version + 1
-    assertDataFrameEqual(tables.read("raw.voice_cdr"), raw_before, checkRowOrder=False)
-    assertDataFrameEqual(tables.read("quarantine.voice_cdr"), q_before, checkRowOrder=False)
+    assert tables.version(VOICE_CDR) == version + 1
+    assertDataFrameEqual(tables.read(VOICE_CDR), raw_before, checkRowOrder=False)
+    assertDataFrameEqual(tables.read(quarantine("voice_cdr")), q_before, checkRowOrder=False)
     assert files() == d2_files          # the other batch's files were not rewritten
     assert [b.batch_date for b in rep.batches] == ["2024-01-01"]
 
@@ -323,17 +324,17 @@ def test_a_backfill_in_passes_commits_once_and_equals_one_pass(spark, conf, tabl
     assert [(b.batch_date, b.rows_read, b.rows_written, b.quarantined) for b in rep.batches] == [
         ("2024-01-01", 2, 2, {}), ("2024-01-02", 3, 2, {"duplicate": 1}), ("2024-01-03", 2, 1, {"bad_timestamp": 1})]
     assert (rep.raw_version, rep.quarantine_version) == (0, 0)          # created by one commit each
-    assert [len(tables.history(n)) for n in ("raw.voice_cdr", "quarantine.voice_cdr")] == [1, 1]
-    assert _staging_left(tables, "raw.voice_cdr") == [] and _staging_left(tables, "quarantine.voice_cdr") == []
-    got = sorted((r.batch_date.day, r.subscriber_id, r.peer_number) for r in tables.read("raw.voice_cdr").collect())
+    assert [len(tables.history(n)) for n in (VOICE_CDR, quarantine("voice_cdr"))] == [1, 1]
+    assert _staging_left(tables, VOICE_CDR) == [] and _staging_left(tables, quarantine("voice_cdr")) == []
+    got = sorted((r.batch_date.day, r.subscriber_id, r.peer_number) for r in tables.read(VOICE_CDR).collect())
     assert got == [(1, 1, "139"), (1, 2, "138"), (2, 1, "139"), (2, 2, "137"), (3, 2, "136")]
-    raw, q = tables.read("raw.voice_cdr").collect(), tables.read("quarantine.voice_cdr").collect()
+    raw, q = tables.read(VOICE_CDR).collect(), tables.read(quarantine("voice_cdr")).collect()
     # the same batches in one pass replace them with the same rows, again as one version
     [one] = _ingest(spark, conf, "voice_cdr", D1, D2, D3, **bad)
     assert (one.raw_version, one.quarantine_version) == (1, 1)
     assert [asdict(b) for b in one.batches] == [asdict(b) for b in rep.batches]
-    assertDataFrameEqual(tables.read("raw.voice_cdr"), raw, checkRowOrder=False)
-    assertDataFrameEqual(tables.read("quarantine.voice_cdr"), q, checkRowOrder=False)
+    assertDataFrameEqual(tables.read(VOICE_CDR), raw, checkRowOrder=False)
+    assertDataFrameEqual(tables.read(quarantine("voice_cdr")), q, checkRowOrder=False)
 
 
 def test_an_ingestion_lets_go_of_its_shuffle_files(spark, conf, tables):
@@ -370,8 +371,8 @@ def test_a_failure_in_a_later_pass_commits_no_pass(spark, conf, engine, failing)
                 **{"ingest.max_bytes_per_pass": 1, "ingest.row_count_min_previous": 1})
     msg = str(err.value)
     assert msg.startswith(f"{failing} not committed") and "2024-01-03 (0.25x the previous batch)" in msg, msg
-    assert not tables.exists("raw.voice_cdr") and not tables.exists("quarantine.voice_cdr")
-    assert _staging_left(tables, "raw.voice_cdr") == [] and _staging_left(tables, "quarantine.voice_cdr") == []
+    assert not tables.exists(VOICE_CDR) and not tables.exists(quarantine("voice_cdr"))
+    assert _staging_left(tables, VOICE_CDR) == [] and _staging_left(tables, quarantine("voice_cdr")) == []
 
 
 def test_failed_expectation_commits_nothing(spark, conf, tables):
@@ -379,16 +380,16 @@ def test_failed_expectation_commits_nothing(spark, conf, tables):
     write_batch(conf, "voice_cdr", "2024-01-01", [voice(1, str(p), "20240101080000") for p in range(4)])
     write_batch(conf, "voice_cdr", "2024-01-02", [voice(1, "1", "20240102080000")])
     _ingest(spark, conf, "voice_cdr", D1)
-    version = tables.version("raw.voice_cdr")
-    q_version = tables.version("quarantine.voice_cdr")
+    version = tables.version(VOICE_CDR)
+    q_version = tables.version(quarantine("voice_cdr"))
     with pytest.raises(QualityError) as err:
         _ingest(spark, conf, "voice_cdr", D2, **{"ingest.row_count_min_previous": 1})
     msg = str(err.value)
-    assert "raw.voice_cdr" in msg and "expect_column_values_to_be_between(batch_rows_vs_previous)" in msg
+    assert VOICE_CDR in msg and "expect_column_values_to_be_between(batch_rows_vs_previous)" in msg
     assert "1 of 11 expectations failed" in msg
     assert "1 unexpected value(s), e.g. [0.25]" in msg                  # GX's own detail (rerun with SUMMARY)
     assert msg.split(" (Data Docs")[-1].endswith("row counts outside 0.5-2x: 2024-01-02 (0.25x the previous batch)")
-    assert tables.version("raw.voice_cdr") == version and tables.version("quarantine.voice_cdr") == q_version
+    assert tables.version(VOICE_CDR) == version and tables.version(quarantine("voice_cdr")) == q_version
     assert (conf.path("quality.data_docs_dir") + "/index.html") in msg
     from pathlib import Path
     assert Path(conf.path("quality.data_docs_dir"), "index.html").exists()
@@ -401,7 +402,7 @@ def test_bad_row_rate_above_threshold_commits_nothing(spark, conf, tables):
     # 3 of 4 is above 5 % by far more than chance allows (5 % of 4 plus 3 binomial standard deviations = 1.3)
     with pytest.raises(IngestError, match=r"raw.voice_cdr batch 2024-01-01: 3 of 4 rows are bad .*bad_timestamp"):
         _ingest(spark, conf, "voice_cdr", D1)
-    assert not tables.exists("raw.voice_cdr") and not tables.exists("quarantine.voice_cdr")
+    assert not tables.exists(VOICE_CDR) and not tables.exists(quarantine("voice_cdr"))
     [rep] = _ingest(spark, conf, "voice_cdr", D1, **{"ingest.max_bad_row_rate": 0.8})
     assert rep.batches[0].quarantined == {"bad_timestamp": 3}
 
@@ -419,14 +420,14 @@ def test_gbk_landing_file(spark, conf, tables):
     path = write_batch(gbk, "subscribers", "2024-01-01", [subscriber(7, region="温州")])
     assert "温州".encode("gbk") in path.read_bytes()
     _ingest(spark, gbk, "subscribers", D1)
-    row = tables.read("raw.subscribers").collect()[0]
+    row = tables.read(SUBSCRIBERS).collect()[0]
     assert (row.region, row.county, row.plan_name) == ("温州", "西湖区", "全球通88套餐")
 
 
 @pytest.mark.parametrize("case", ["encoding", "delimiter", "missing", "empty", "header"])
 def test_landing_errors_name_the_file_and_commit_nothing(spark, conf, tables, case):
     _seed_subscribers(spark, conf, ids=(1,))
-    version = tables.version("raw.subscribers")
+    version = tables.version(SUBSCRIBERS)
     if case == "encoding":
         path = write_batch(conf, "subscribers", "2024-01-02", [subscriber(2, "2024-01-02")], encoding="GBK")
         expected = rf"file .*{path.name} is not UTF-8.*U\+FFFD"
@@ -450,8 +451,8 @@ def test_landing_errors_name_the_file_and_commit_nothing(spark, conf, tables, ca
     source = "voice_cdr" if case == "delimiter" else "subscribers"
     with pytest.raises(LandingError, match=expected):
         _ingest(spark, conf, source, D2)
-    assert tables.version("raw.subscribers") == version
-    assert not tables.exists("raw.voice_cdr")
+    assert tables.version(SUBSCRIBERS) == version
+    assert not tables.exists(VOICE_CDR)
 
 
 def test_encoding_mismatch_past_the_head_is_caught_in_the_full_read(spark, conf, tables):
@@ -461,7 +462,7 @@ def test_encoding_mismatch_past_the_head_is_caught_in_the_full_read(spark, conf,
     path = write_batch(conf, "subscribers", "2024-01-01", [], raw=data)
     with pytest.raises(LandingError, match=rf"file .*{path.name} is not UTF-8: 1 line\(s\) hold"):
         _ingest(spark, conf, "subscribers", D1, **{"ingest.preflight_lines": 3})
-    assert not tables.exists("raw.subscribers")
+    assert not tables.exists(SUBSCRIBERS)
 
 
 def test_job_range_with_monthly_source(spark, conf, tables):
@@ -473,9 +474,9 @@ def test_job_range_with_monthly_source(spark, conf, tables):
     conf = conf.with_overrides({"quality.enabled": False})
     assert job.run(spark, conf, source="subscribers", date_from=date(2024, 1, 30), date_to=date(2024, 1, 31)) == 0
     assert job.run(spark, conf, source="billing", date_from=date(2024, 1, 30), date_to=date(2024, 1, 31)) == 0
-    assert sorted(r.batch_date.isoformat() for r in tables.read("raw.subscribers").collect()) == \
+    assert sorted(r.batch_date.isoformat() for r in tables.read(SUBSCRIBERS).collect()) == \
         ["2024-01-30", "2024-01-31"]
-    assert tables.read("raw.billing").collect()[0].bill_month == "2024-01"
+    assert tables.read(BILLING).collect()[0].bill_month == "2024-01"
     with pytest.raises(IngestError, match="billing is monthly"):
         job.run(spark, conf, source="billing", batch_date=date(2024, 1, 30))
 

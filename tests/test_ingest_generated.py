@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from inlife.tables.catalogue import RECHARGES, quarantine, raw
+
 ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.skipif(not (ROOT / "jobs" / "generate_sample_data.py").exists(),
@@ -44,16 +46,16 @@ def test_quarantine_counts_equal_the_manifest(generated):
     assert set(reports) == set(manifest["sources"])
     for source, planted in manifest["sources"].items():
         expected = {k: v for k, v in planted["bad"].items() if v}
-        got = {r.reason: r["count"] for r in tables.read(f"quarantine.{source}").groupBy("reason").count().collect()} \
-            if tables.exists(f"quarantine.{source}") else {}
-        assert got == expected, f"quarantine.{source}"
+        got = {r.reason: r["count"] for r in tables.read(quarantine(source)).groupBy("reason").count().collect()} \
+            if tables.exists(quarantine(source)) else {}
+        assert got == expected, quarantine(source)
         totals = reports[source].totals()
         assert totals["quarantined"] == expected, source
         assert totals["rows_read"] == planted["lines"], source
         assert totals["late"] == planted["late_rows"], source
-        raw = tables.read(f"raw.{source}")
-        assert raw.count() == planted["lines"] - planted["bad_rows"], f"raw.{source}"
-        assert raw.where(F.col("batch_date").isNull()).count() == 0
+        rows = tables.read(raw(source))
+        assert rows.count() == planted["lines"] - planted["bad_rows"], raw(source)
+        assert rows.where(F.col("batch_date").isNull()).count() == 0
 
 
 @pytest.mark.slow
@@ -67,8 +69,8 @@ def test_a_failing_source_among_parallel_ones_commits_nothing_and_is_named(gener
     path = sorted(p for p in Path(conf.path("landing.root"), "recharges", "2024-01-31").iterdir()
                   if not p.name.startswith(("_", ".")))[0]
     original = path.read_bytes()
-    before = {t: tables.version(t) for t in ("raw.recharges", "quarantine.recharges")}
-    counts = {s: tables.read(f"raw.{s}").count() for s in ("voice_cdr", "sms_data", "balances")}
+    before = {t: tables.version(t) for t in (RECHARGES, quarantine("recharges"))}
+    counts = {s: tables.read(raw(s)).count() for s in ("voice_cdr", "sms_data", "balances")}
     try:
         path.write_bytes(original + b"".join(b"not,a,recharge\n" for _ in range(200)))
         with pytest.raises(IngestError, match=r"raw\.recharges batch 2024-01-31: \d+ of \d+ rows are bad"):
@@ -78,4 +80,4 @@ def test_a_failing_source_among_parallel_ones_commits_nothing_and_is_named(gener
         path.write_bytes(original)
     assert {t: tables.version(t) for t in before} == before
     # a rerun of Jan 31 gives the other sources the same rows (whichever of them ran before the error)
-    assert {s: tables.read(f"raw.{s}").count() for s in counts} == counts
+    assert {s: tables.read(raw(s)).count() for s in counts} == counts

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
+from inlife.tables.catalogue import CAMPAIGN_RESULTS, UPLIFT_CURVE
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 SUBSCRIBERS = 400   # few, but enough labelled churners for the demo's models to train
@@ -171,8 +173,8 @@ def test_campaign_uplift_plots_every_level(spark, base_conf, tmp_path):
     overrides = {"lake.root": str(tmp_path / "lake")}
     tables = Tables(spark, base_conf.with_overrides(overrides))
     results, curve = synthetic_evaluation("2024-03")
-    tables.overwrite("evaluation.campaign_results", spark.createDataFrame(*results), partition_by=["month"])
-    tables.overwrite("evaluation.uplift_curve", spark.createDataFrame(*curve), partition_by=["month"])
+    tables.overwrite(CAMPAIGN_RESULTS, spark.createDataFrame(*results), partition_by=["month"])
+    tables.overwrite(UPLIFT_CURVE, spark.createDataFrame(*curve), partition_by=["month"])
     env = kernel_env(overrides)
     env["INLIFE_NOTEBOOK_MONTH"] = "2024-03"
     nb = execute("campaign_uplift.ipynb", env)

@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 
 from inlife.config import Config
 from inlife.intermediate.common import check_month, month_end, month_start
+from inlife.tables.catalogue import MODEL_SCORES, RECOMMENDATIONS, TARGETS, VALUE
 
 
 @dataclass
@@ -60,6 +61,7 @@ def run_month(spark: SparkSession, conf: Config, month: str, ingest: bool = True
     from inlife.ingest.pipeline import Ingestion, date_range
     from inlife.intermediate.build import build_intermediate
     from inlife.scores.build import build_segments, build_value
+    from inlife.unified.build import build_view_and_outcomes
 
     month = check_month(month)
     result = MonthResult(month)
@@ -115,8 +117,8 @@ def evaluate_previous(spark: SparkSession, conf: Config, result: MonthResult, mo
 
     prev = month or add_months(result.month, -1)
     tables = Tables(spark, conf)
-    if not tables.exists("marketing.targets") or \
-            not tables.read("marketing.targets").where(F.col("month") == prev).limit(1).count():
+    if not tables.exists(TARGETS) or \
+            not tables.read(TARGETS).where(F.col("month") == prev).limit(1).count():
         print(f"[pipeline] {result.month} campaign evaluation: no targets issued from {prev}, nothing to evaluate",
               flush=True)
         return
@@ -124,22 +126,6 @@ def evaluate_previous(spark: SparkSession, conf: Config, result: MonthResult, mo
                  rows_of=lambda r: _published_rows(r.published))
     result.evaluation = out
     print("\n".join(out.lines()), flush=True)
-
-
-def build_view_and_outcomes(spark: SparkSession, conf: Config, month: str):
-    """The month's view, then the labels of earlier months that this month completes."""
-    from inlife.intermediate.common import add_months
-    from inlife.tables import Tables
-    from inlife.unified.build import VIEW, build_outcomes, build_view
-
-    results = list(build_view(spark, conf, month))
-    tables = Tables(spark, conf)
-    for k in (1, 2, 6):
-        m = add_months(month, -k)
-        if tables.read(VIEW, partitions={"month": m}).limit(1).count():
-            results += build_outcomes(spark, conf, m)
-    results += build_outcomes(spark, conf, month)
-    return results
 
 
 def sample_recommendations(rec, n: int) -> list[str]:
@@ -167,10 +153,10 @@ def summary(spark: SparkSession, conf: Config, month: str) -> str:
 
     tables = Tables(spark, conf)
     lines = [f"== inlife: month {month} =="]
-    value = tables.read("scores.value", partitions={"month": month})
+    value = tables.read(VALUE, partitions={"month": month})
     churn = None
-    if tables.exists("scores.model_scores"):
-        ms = tables.read("scores.model_scores", partitions={"month": month})
+    if tables.exists(MODEL_SCORES):
+        ms = tables.read(MODEL_SCORES, partitions={"month": month})
         churn = ms.where(F.col("model") == "churn").select("subscriber_id", F.col("grade").alias("churn_grade"))
         versions = {r.model: r.model_version for r in ms.select("model", "model_version").distinct().collect()}
         lines.append("models used: " + (", ".join(f"{m} v{v}" for m, v in sorted(versions.items())) or "none"))
@@ -182,16 +168,16 @@ def summary(spark: SparkSession, conf: Config, month: str) -> str:
     lines.append("  " + f"{'tier':<10}" + "".join(f"{g or 'not scored':>12}" for g in grades))
     for t in tiers:
         lines.append("  " + f"{t:<10}" + "".join(f"{counts.get((t, g), 0):>12,}" for g in grades))
-    if tables.exists("marketing.recommendations"):
-        rec = tables.read("marketing.recommendations", partitions={"month": month})
+    if tables.exists(RECOMMENDATIONS):
+        rec = tables.read(RECOMMENDATIONS, partitions={"month": month})
         main_col = "main_policy" if "main_policy" in rec.columns else None
         if main_col:
             top = rec.groupBy(main_col).count().orderBy(F.desc("count")).limit(12).collect()
             lines.append("recommendations by main policy:")
             lines += [f"  {r[main_col] or '(no policy matched)':<28}{r['count']:>10,}" for r in top]
             lines += sample_recommendations(rec, int(conf.get("run.summary_samples")))
-    if tables.exists("marketing.targets"):
-        t = tables.read("marketing.targets", partitions={"batch": month})
+    if tables.exists(TARGETS):
+        t = tables.read(TARGETS, partitions={"batch": month})
         per = t.groupBy("campaign_id", "channel").agg(F.sum(F.col("contacted").cast("int")).alias("contacted"),
                                                        F.sum((F.col("selected") & F.col("holdout")).cast("int")).alias("held"))
         rows = per.where("contacted > 0 or held > 0").orderBy("campaign_id", "channel").collect()

@@ -1,8 +1,8 @@
 """Publishing a job's outputs together: build, validate, stage each; commit all only if all passed.
 
     with Publication(tables, conf) as pub:
-        pub.add("intermediate.voice_monthly", voice_df, parameters={"raw_minutes": 1234.5})
-        pub.add("intermediate.social_circle", social_df)
+        pub.add(VOICE_MONTHLY, voice_df, parameters={"raw_minutes": 1234.5})
+        pub.add(SOCIAL_CIRCLE, social_df)      # tables of inlife.tables.catalogue
     # leaving the block commits every staged table; an exception (a failed suite included) aborts them all
 
 A frame is cached and counted (its build), then validated (Great Expectations makes several passes over
@@ -33,6 +33,7 @@ from inlife.progress import stage
 from inlife.quality import QualityError, Validator
 from inlife.session import CACHE, release_shuffle_files
 from inlife.tables import OVERWRITE_PARTITIONS, CommitResult, StagedWrite, Tables
+from inlife.tables.catalogue import declared
 
 
 @dataclass
@@ -62,12 +63,18 @@ class Publication:
         self._lock = threading.Lock()
         self._added = 0
 
-    def add(self, table: str, df: DataFrame | Callable[[], DataFrame], mode: str = OVERWRITE_PARTITIONS,
-            partition_by: Sequence[str] | None = ("month",),
+    def add(self, table: str, df: DataFrame | Callable[[], DataFrame], mode: str | None = None,
+            partition_by: Sequence[str] | None = None,
             parameters: dict[str, Any] | Callable[[], dict[str, Any]] | None = None,
-            validate: bool = True) -> Published | Future:
-        """Build, validate and stage ``table`` (with ``workers`` > 1: in the background, returns a Future)."""
+            validate: bool | None = None) -> Published | Future:
+        """Build, validate and stage ``table`` (with ``workers`` > 1: in the background, returns a Future).
+        Its mode, partitioning and whether a suite checks it are the catalogue's unless given (a table not in
+        the catalogue: a partition overwrite by month, validated)."""
         index, self._added = self._added, self._added + 1
+        spec = declared(table)
+        mode = mode or (spec.mode if spec else OVERWRITE_PARTITIONS)
+        partition_by = partition_by or (spec.partition_by if spec else ("month",))
+        validate = validate if validate is not None else (spec.validated if spec else True)
         if self._pool is not None:
             future = self._pool.submit(self._add, index, table, df, mode, partition_by, parameters, validate)
             self._pending.append(future)

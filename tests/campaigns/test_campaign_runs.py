@@ -11,6 +11,18 @@ from pathlib import Path
 
 import pytest
 
+from inlife.tables.catalogue import (
+    BALANCES,
+    CAMPAIGN_RESULTS,
+    CONTACT_HISTORY,
+    CUSTOMER_VIEW,
+    RECHARGES,
+    SUBSCRIBERS,
+    TAGS_DAILY,
+    TARGETS,
+    UPLIFT_CURVE,
+    raw,
+)
 from inlife.unified.dictionary import view_columns
 from tests.campaigns.frames import campaign, campaigns_file
 from tests.intermediate.rawframes import raw_frame
@@ -42,9 +54,9 @@ def lake(spark, base_conf, tmp_path_factory):
     tables = Tables(spark, conf)
     rows = [dict(PROFILE) for _ in range(N)]
     state = state_frame(spark, rows, MONTH).cache()
-    tables.overwrite("unified.customer_view", state.select(*view_columns()), partition_by=["month"])
+    tables.overwrite(CUSTOMER_VIEW, state.select(*view_columns()), partition_by=["month"])
     evaluate_month(spark, conf, MONTH, state=state)           # marketing.recommendations and scores.tags
-    tables.overwrite("raw.subscribers", raw_frame(spark, "subscribers", [
+    tables.overwrite(SUBSCRIBERS, raw_frame(spark, "subscribers", [
         {"subscriber_id": i, "snapshot_date": "2024-03-01", "status": "ACTIVE"} for i in range(1, N + 1)],
         "2024-03-01"), partition_by=["batch_date"])
     truth = spark.createDataFrame([(i, MONTH, 0.05, rnd.random() * 0.2, rnd.random() * 0.2, rnd.random() * 0.2,
@@ -65,11 +77,11 @@ def test_uplift_measured_on_simulated_responses_covers_the_true_effect(spark, la
 
     conf, tables, state = lake
     first = targets_month(spark, conf, MONTH, state=state)
-    t = tables.read("marketing.targets", partitions={"batch": MONTH})
+    t = tables.read(TARGETS, partitions={"batch": MONTH})
     assert t.count() == 2 * N and {k[0] for k in first.counts} == {"RET_CALL", "RET_SMS"}
     again = targets_month(spark, conf, MONTH, state=state)   # a rerun replaces its batch, same rows
     assert again.counts == first.counts
-    assert tables.read("marketing.contact_history").count() == sum(first.counts.values())
+    assert tables.read(CONTACT_HISTORY).count() == sum(first.counts.values())
     for e in first.exports:
         from inlife.campaigns.exports import verify
         assert verify(Path(e["path"]))["rows"] == e["rows"]
@@ -87,9 +99,9 @@ def test_uplift_measured_on_simulated_responses_covers_the_true_effect(spark, la
         assert m["contacted"] + m["holdout"] == truth["selected"]
         assert m["uplift_ci_low"] <= truth["true_uplift"] <= m["uplift_ci_high"], (cid, m, truth)
         assert m["uplift_ci_low"] > 0                             # and the effect is detected
-    curve = tables.read("evaluation.uplift_curve", partitions={"month": MONTH}).where("campaign_id = 'RET_CALL'")
+    curve = tables.read(UPLIFT_CURVE, partitions={"month": MONTH}).where("campaign_id = 'RET_CALL'")
     assert [r["fraction"] for r in curve.orderBy("fraction").collect()] == [0.1, 0.2, 0.3, 0.5, 1.0]
-    cells = tables.read("evaluation.campaign_results", partitions={"month": MONTH}).where("level = 'cell'").collect()
+    cells = tables.read(CAMPAIGN_RESULTS, partitions={"month": MONTH}).where("level = 'cell'").collect()
     assert {(r["campaign_id"], r["policy_id"]) for r in cells} == {("RET_CALL", "P_PREPAY100_GET260"),
                                                                    ("RET_SMS", "P_PREPAY100_GET260")}
 
@@ -104,11 +116,11 @@ def test_nightly_run_gives_a_work_order_to_the_subscriber_whose_balance_dropped(
     balances += [{"subscriber_id": 7, "balance_date": day, "balance": 0.5},       # dropped tonight
                  {"subscriber_id": 8, "balance_date": day, "balance": 48.0},
                  {"subscriber_id": 9, "balance_date": "2024-04-04", "balance": 0.1}]  # tomorrow: not seen yet
-    tables.overwrite("raw.balances", raw_frame(spark, "balances", balances, day), partition_by=["batch_date"])
-    tables.overwrite("raw.recharges", raw_frame(spark, "recharges", [], day), partition_by=["batch_date"])
-    tables.overwrite("raw.service_contacts", raw_frame(spark, "service_contacts", [], day), partition_by=["batch_date"])
+    tables.overwrite(BALANCES, raw_frame(spark, "balances", balances, day), partition_by=["batch_date"])
+    tables.overwrite(RECHARGES, raw_frame(spark, "recharges", [], day), partition_by=["batch_date"])
+    tables.overwrite(raw("service_contacts"), raw_frame(spark, "service_contacts", [], day), partition_by=["batch_date"])
     result = daily(spark, conf, day, ingest=False)
-    tags = tables.read("scores.tags_daily", partitions={"day": day}).where("tag_id = 'screen_low_month_end_balance'")
+    tags = tables.read(TAGS_DAILY, partitions={"day": day}).where("tag_id = 'screen_low_month_end_balance'")
     assert [r["subscriber_id"] for r in tags.collect()] == [7]
     assert result.counts == {("DAILY", "customer_manager"): 1}
     folder = Path(conf.path("campaigns.exports_root")) / "customer_manager" / day

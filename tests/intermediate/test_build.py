@@ -4,9 +4,10 @@ from __future__ import annotations
 import pytest
 from pyspark.sql import functions as F
 
-from inlife.intermediate.build import TABLES, build_intermediate
+from inlife.intermediate.build import build_intermediate
 from inlife.quality import QualityError, Validator
-from inlife.tables import Tables
+from inlife.tables import Tables, catalogue
+from inlife.tables.catalogue import CUSTOMER_VIEW, OUTCOMES, VOICE_CDR, VOICE_MONTHLY
 from inlife.unified.build import build_outcomes, build_view
 from inlife.unified.dictionary import view_columns
 from tests.intermediate.rawframes import CONTRACT, raw_frame
@@ -62,7 +63,7 @@ RAW = {
 
 def seed_raw(spark, tables, raw, only=None):
     for name in only or CONTRACT.order:
-        tables.overwrite(f"raw.{name}", raw_frame(spark, name, raw.get(name, [])), partition_by=["batch_date"])
+        tables.overwrite(catalogue.raw(name), raw_frame(spark, name, raw.get(name, [])), partition_by=["batch_date"])
 
 
 def build_months(spark, conf, months):
@@ -86,7 +87,7 @@ def lake(spark, base_conf, tmp_path_factory):
 
 
 def march_view(tables):
-    return tables.read("unified.customer_view", partitions={"month": "2024-03"})
+    return tables.read(CUSTOMER_VIEW, partitions={"month": "2024-03"})
 
 
 def test_view_has_dictionary_columns_and_one_row_per_active_subscriber(lake):
@@ -116,7 +117,7 @@ def test_view_values_by_hand(lake):
 def test_outcomes_label_the_churner(lake):
     conf, tables = lake
     rows = {r.subscriber_id: (r.churned_next_1m, r.churned_next_2m, r.active_engaged_6m) for r in
-            tables.read("unified.outcomes", partitions={"month": "2024-02"}).collect()}
+            tables.read(OUTCOMES, partitions={"month": "2024-02"}).collect()}
     # April is not built yet: the 2-month label is unknown, not 0; six months on is unknown too
     assert rows == {1: (0, None, None), 2: (1, None, None)}
 
@@ -137,27 +138,27 @@ def test_later_months_do_not_change_an_earlier_view(spark, lake):
 def test_failed_suite_commits_nothing(spark, lake):
     conf, tables = lake
     conf = conf.with_overrides({"quality.enabled": True})
-    versions = {t: tables.version(f"intermediate.{t}") for t in TABLES}
+    versions = {t: tables.version(t) for t in catalogue.in_layer("intermediate")}
     broken = raw_frame(spark, "voice_cdr", [call(None, "13800000001", "2024-03-07 10:00:00", 60)])
-    tables.append("raw.voice_cdr", broken)
+    tables.append(VOICE_CDR, broken)
     try:
         with pytest.raises(QualityError, match=r"intermediate\.voice_monthly: .*expect_(compound_columns_to_be_unique|column_values_to_not_be_null)"):
             build_intermediate(spark, conf, "2024-03")
-        assert {t: tables.version(f"intermediate.{t}") for t in TABLES} == versions
+        assert {t: tables.version(t) for t in catalogue.in_layer("intermediate")} == versions
     finally:
         # the table's old files stay until vacuum, so it can be rewritten from its own read
-        tables.overwrite("raw.voice_cdr", tables.read("raw.voice_cdr").where("subscriber_id is not null"))
+        tables.overwrite(VOICE_CDR, tables.read(VOICE_CDR).where("subscriber_id is not null"))
 
 
 def test_reconciliation_fails_when_minutes_go_missing(spark, lake):
     conf, tables = lake
-    voice = tables.read("intermediate.voice_monthly", partitions={"month": "2024-03"})
+    voice = tables.read(VOICE_MONTHLY, partitions={"month": "2024-03"})
     raw_minutes = 6.0 + 1.0   # every March CDR minute (sub 1: 6, sub 3: 1)
     params = {"raw_minutes_min": raw_minutes - 0.01, "raw_minutes_max": raw_minutes + 0.01}
     validator = Validator(conf)
-    assert validator.validate("intermediate.voice_monthly", voice, params).success
+    assert validator.validate(VOICE_MONTHLY, voice, params).success
     broken = voice.where(F.col("subscriber_id") != 3)    # a join that lost a subscriber's minutes
-    outcome = validator.validate("intermediate.voice_monthly", broken, params)
+    outcome = validator.validate(VOICE_MONTHLY, broken, params)
     assert not outcome.success
     assert [f.expectation for f in outcome.failures] == ["expect_column_sum_to_be_between"]
     assert "expect_column_sum_to_be_between(voice_total_min)" in outcome.message()

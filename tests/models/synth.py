@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from inlife.tables.catalogue import CUSTOMER_VIEW, OUTCOMES
+
 VIEW_SCHEMA = ("subscriber_id long, month string, msisdn string, status string, tenure_months int, "
                "brand string, vip_level string, arpu double, arpu_mom double, complaints int, "
                "competitor_service_calls int, voice_total_min double, sms_mo_count double, "
@@ -65,7 +67,7 @@ def _spark_frame(spark, pdf, schema):
 
 
 def write_tables(spark, tables, months=("2024-01", "2024-02", "2024-03"), n=300, seed=7,
-                 view="unified.customer_view", outcomes="unified.outcomes"):
+                 view=CUSTOMER_VIEW, outcomes=OUTCOMES):
     v, o = frames(months, n, seed)
     tables.overwrite(view, _spark_frame(spark, v, VIEW_SCHEMA), partition_by=["month"])
     tables.overwrite(outcomes, _spark_frame(spark, o, OUTCOME_SCHEMA), partition_by=["month"])
@@ -76,10 +78,10 @@ def spec(kind="churn", label="churned_next_1m", columns="all_numeric", algorithm
          **extra) -> dict:
     d = {
         "kind": kind,
-        "features": {"table": "unified.customer_view", "keys": ["subscriber_id", "month"],
+        "features": {"table": CUSTOMER_VIEW, "keys": ["subscriber_id", "month"],
                      "month_column": "month", "columns": columns,
                      "exclude": ["subscriber_id", "msisdn", "status"], "categorical": ["brand", "vip_level"]},
-        "label": {"column": label, "table": "unified.outcomes"},
+        "label": {"column": label, "table": OUTCOMES},
         "split": {"seed": 1},
         "algorithms": algorithms or {"logistic_regression": {"regParam": [0.01], "maxIter": [30]},
                                      "gbt": {"maxDepth": [2], "maxIter": [5]}},

@@ -19,6 +19,7 @@ from inlife.models.scoring import score_month
 from inlife.models.spec import SpecError
 from inlife.models.train import train_model
 from inlife.tables import Tables
+from inlife.tables.catalogue import CUSTOMER_VIEW, MODEL_SCORES, OUTCOMES
 from inlife.unified.dictionary import load_factors
 from tests.models import synth
 
@@ -85,14 +86,14 @@ def test_training_logs_metrics_plots_spec_and_data_versions(story):
     assert run.data.params["split"] == "train 2024-01,2024-02 / validate 2024-03"
     assert run.data.params["high_value"].startswith("top 30% by arpu")
     tables = story["tables"]
-    assert run.data.tags["data_version.unified.customer_view"] == str(tables.version("unified.customer_view"))
-    assert run.data.tags["data_version.unified.outcomes"] == str(tables.version("unified.outcomes"))
+    assert run.data.tags["data_version.unified.customer_view"] == str(tables.version(CUSTOMER_VIEW))
+    assert run.data.tags["data_version.unified.outcomes"] == str(tables.version(OUTCOMES))
     art = Path(run.info.artifact_uri)
     for f in ("roc", "pr", "gain", "calibration", "feature_importance"):
         assert (art / "plots" / f"{f}.png").read_bytes()[:4] == b"\x89PNG"
     assert "churned_next_1m" in (art / "spec.yaml").read_text()
-    assert json.loads((art / "data_versions.json").read_text())["unified.customer_view"] == \
-        tables.version("unified.customer_view")
+    assert json.loads((art / "data_versions.json").read_text())[CUSTOMER_VIEW] == \
+        tables.version(CUSTOMER_VIEW)
     mlmodel = (art / "model" / "MLmodel").read_text()
     assert "signature:" in mlmodel and "saved_input_example_info" in mlmodel
     reference = json.loads((art / "reference.json").read_text())
@@ -137,7 +138,7 @@ def test_rollback_restores_previous_champion_and_scoring_follows(story, spark):
     assert json.loads(out) == {"model": NAME, "champion": "1", "rolled_back": "3", "history": ["1"]}
     assert str(registry.champion(c, NAME).version) == "1"
     summary = score_month(spark, conf, "2024-03")
-    rows = tables.read("scores.model_scores").where("model = 'm_churn'").select("model_version", "run_id").distinct().collect()
+    rows = tables.read(MODEL_SCORES).where("model = 'm_churn'").select("model_version", "run_id").distinct().collect()
     assert [(r.model_version, r.run_id) for r in rows] == [("1", story["v1"].run_id)]
     assert summary["models"] == {NAME: "1"}
     # promote v3 back by hand; scoring follows again
@@ -145,7 +146,7 @@ def test_rollback_restores_previous_champion_and_scoring_follows(story, spark):
     assert code == 0 and json.loads(out)["history"] == ["1", "3"]
     score_month(spark, conf, "2024-03")
     v3 = c.get_model_version(NAME, "3")
-    rows = tables.read("scores.model_scores").select("model_version", "run_id").distinct().collect()
+    rows = tables.read(MODEL_SCORES).select("model_version", "run_id").distinct().collect()
     assert [(r.model_version, r.run_id) for r in rows] == [("3", v3.run_id)]
     code, out = run_cli(conf, "models", "list", NAME)
     assert code == 0 and "champion 3, challenger 3, champion history ['1', '3']" in out
@@ -156,9 +157,9 @@ def test_scores_follow_the_contract_with_reasons_and_drift(story, spark):
     conf, tables = story["conf"], story["tables"]
     from inlife.scores.schemas import MODEL_SCORES
 
-    if not tables.exists("scores.model_scores"):
+    if not tables.exists(MODEL_SCORES):
         score_month(spark, conf, "2024-03")
-    df = tables.read("scores.model_scores", partitions={"month": "2024-03"})
+    df = tables.read(MODEL_SCORES, partitions={"month": "2024-03"})
     assert [(f.name, f.dataType) for f in df.schema.fields] == [(f.name, f.dataType) for f in MODEL_SCORES.fields]
     rows = df.collect()
     assert len(rows) == 300

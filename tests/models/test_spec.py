@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from inlife.models.spec import SpecError, check_against_tables, load_spec, parse_spec, spec_names
+from inlife.tables.catalogue import OUTCOMES
 from tests.models import synth
 
 
@@ -14,7 +15,7 @@ def test_shipped_specs_load(base_conf):
     for name in names:
         spec = load_spec(base_conf, name)
         assert {"logistic_regression", "gbt"} <= set(spec.algorithms)
-        assert spec.label_table == "unified.outcomes"
+        assert spec.label_table == OUTCOMES
         assert {"subscriber_id", "msisdn", "status", "status_date", "activation_date"} <= set(spec.exclude)
 
 

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import yaml
 
-from inlife.rules.compile import RULES_TABLE, Paths, check, load_ruleset, sync_rule_table
+from inlife.rules.compile import Paths, check, load_ruleset, sync_rule_table
 from inlife.rules.derived import add_derived
 from inlife.rules.evaluate import evaluate_state, plan
 from inlife.rules.lint import lint, render_table, write_outputs
 from inlife.rules.outputs import recommendations
+from inlife.tables.catalogue import RECOMMENDATIONS, RULES, TAGS, TAGS_DAILY
 from tests.rules.stateframes import MONTH, state_frame
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,7 +56,7 @@ def test_rule_table_versions_change_only_with_content(spark, conf, tables, tmp_p
     assert written
     again, written = sync_rule_table(spark, tables, load_ruleset(paths)[0])
     assert (again, written) == (v0, False)
-    assert tables.version(RULES_TABLE) == v0
+    assert tables.version(RULES) == v0
     # reformatting the file (same content) changes nothing
     edit(paths.matrices / "traffic.yaml", lambda raw: None)
     assert sync_rule_table(spark, tables, load_ruleset(paths)[0]) == (v0, False)
@@ -64,13 +65,13 @@ def test_rule_table_versions_change_only_with_content(spark, conf, tables, tmp_p
                                                                                .replace("arpu < 30", "arpu < 35")))
     v1, written = sync_rule_table(spark, tables, load_ruleset(paths)[0])
     assert written and v1 == v0 + 1
-    rows = {r["rule_id"]: r for r in tables.read(RULES_TABLE).collect()}
+    rows = {r["rule_id"]: r for r in tables.read(RULES).collect()}
     assert rows["retention.prepay100_get260"]["rule_version"] == 2
     assert {r["rule_version"] for k, r in rows.items() if k != "retention.prepay100_get260"} == {1}
     # a parameter override is content too
     v2, written = sync_rule_table(spark, tables, load_ruleset(paths, {"min_ld_unit_price": 0.3})[0])
     assert written and v2 == v1 + 1
-    rows = {r["rule_id"]: r for r in tables.read(RULES_TABLE).collect()}
+    rows = {r["rule_id"]: r for r in tables.read(RULES).collect()}
     assert rows["traffic.anhui_ld_pass"]["rule_version"] == 2 and rows["vpn.join"]["rule_version"] == 1
 
 
@@ -133,7 +134,7 @@ def test_lint_finds_what_is_wrong_with_a_bad_matrix(spark, conf, tmp_path):
 
 
 def test_month_and_day_runs_publish_validated_tables(spark, conf, tables):
-    from inlife.rules.run import RECOMMENDATIONS, TAGS, TAGS_DAILY, evaluate_day, evaluate_month
+    from inlife.rules.run import evaluate_day, evaluate_month
 
     state = state_frame(spark, [
         {"tenure_months": 5, "return_rate": 90.0, "arpu": 25.0, "vip_level": "GOLD", "value_tier": "mid"},

@@ -11,6 +11,7 @@ from pyspark.testing import assertDataFrameEqual
 
 from inlife.errors import ConflictError, ConstraintError, SchemaMismatchError, TableError
 from inlife.tables import APPEND, OVERWRITE_PARTITIONS, Tables
+from inlife.tables.catalogue import raw
 
 SCHEMA = "id long, month string, amount double, tag string"
 NAME = "smoke.contract"
@@ -236,7 +237,7 @@ def test_names_and_layers_are_checked(tables, spark):
     with pytest.raises(TableError, match="unknown layer 'bronze'"):
         tables.location("bronze.voice")
     with pytest.raises(TableError, match="table raw.nothing does not exist at"):
-        tables.read("raw.nothing")
+        tables.read(raw("nothing"))
     with pytest.raises(TableError, match=r"partition column\(s\) \['day'\] are not in the schema"):
         tables.append(NAME, months_frame(spark, "a"), partition_by=["day"])
 

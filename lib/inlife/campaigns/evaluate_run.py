@@ -14,8 +14,16 @@ from inlife.errors import TableError
 from inlife.intermediate.common import add_months, check_month
 from inlife.publish import Publication
 from inlife.tables import Tables
-
-RESULTS, CURVE, PRECISION = "evaluation.campaign_results", "evaluation.uplift_curve", "evaluation.rule_precision"
+from inlife.tables.catalogue import (
+    CAMPAIGN_RESPONSES,
+    CAMPAIGN_RESULTS,
+    CUSTOMER_VIEW,
+    OUTCOMES,
+    RULE_PRECISION,
+    TAGS,
+    TARGETS,
+    UPLIFT_CURVE,
+)
 
 
 @dataclass
@@ -44,19 +52,19 @@ class EvaluationResult:
 def evaluate_month(spark: SparkSession, conf: Config, month: str) -> EvaluationResult:
     month = check_month(month)
     tables = Tables(spark, conf)
-    if not tables.exists("marketing.targets"):
+    if not tables.exists(TARGETS):
         raise TableError(f"marketing.targets does not exist: run `inlife targets --month {month}` first")
-    targets = tables.read("marketing.targets").where(F.col("month") == month)
+    targets = tables.read(TARGETS).where(F.col("month") == month)
     if not targets.limit(1).count():
         raise TableError(f"marketing.targets has no batch issued from month {month}: run `inlife targets --month {month}`")
-    if tables.exists("raw.campaign_responses"):
-        responses = tables.read("raw.campaign_responses")
+    if tables.exists(CAMPAIGN_RESPONSES):
+        responses = tables.read(CAMPAIGN_RESPONSES)
     else:
         print("[evaluate] raw.campaign_responses does not exist yet: every contact counts as unanswered", flush=True)
         responses = spark.createDataFrame([], "contact_id string, answer string")
     nxt = add_months(month, 1)
-    after = tables.read("unified.customer_view", partitions={"month": nxt}) \
-        if tables.exists("unified.customer_view") else None
+    after = tables.read(CUSTOMER_VIEW, partitions={"month": nxt}) \
+        if tables.exists(CUSTOMER_VIEW) else None
     if after is not None and not after.limit(1).count():
         after = None
     per = outcomes_per_target(targets, responses, after).cache()
@@ -65,17 +73,17 @@ def evaluate_month(spark: SparkSession, conf: Config, month: str) -> EvaluationR
         res = results(per, month, float(conf.get("evaluation.confidence"))).cache()
         curve = uplift_curve(per, month, [float(x) for x in conf.get("evaluation.uplift_fractions")])
         report = cells_below_floor(res, month, float(conf.get("evaluation.min_uplift")))
-        if tables.exists("scores.tags") and tables.exists("unified.outcomes"):
-            prec = tag_precision(tables.read("scores.tags", partitions={"month": month}),
-                                 tables.read("unified.outcomes", partitions={"month": month}), month, floor_tag)
+        if tables.exists(TAGS) and tables.exists(OUTCOMES):
+            prec = tag_precision(tables.read(TAGS, partitions={"month": month}),
+                                 tables.read(OUTCOMES, partitions={"month": month}), month, floor_tag)
             report = prec.unionByName(report)
         with Publication(tables, conf) as pub:
-            pub.add(RESULTS, res)
-            pub.add(CURVE, curve)
-            pub.add(PRECISION, report)
+            pub.add(CAMPAIGN_RESULTS, res)
+            pub.add(UPLIFT_CURVE, curve)
+            pub.add(RULE_PRECISION, report)
         out = EvaluationResult(month, pub.results)
         out.campaigns = [r.asDict() for r in res.where(F.col("level") == "campaign").orderBy("campaign_id").collect()]
-        out.below_floor = [r.asDict() for r in tables.read(PRECISION, partitions={"month": month})
+        out.below_floor = [r.asDict() for r in tables.read(RULE_PRECISION, partitions={"month": month})
                            .where(F.col("below_floor").isNotNull()).orderBy("kind", "id").collect()]
     finally:
         per.unpersist()

@@ -25,9 +25,17 @@ from inlife.errors import TableError
 from inlife.progress import stage
 from inlife.publish import Publication
 from inlife.tables import Tables
-
-TARGETS, HISTORY = "marketing.targets", "marketing.contact_history"
-RECOMMENDATIONS, VIEW = "marketing.recommendations", "unified.customer_view"
+from inlife.tables.catalogue import (
+    BALANCES,
+    CONTACT_HISTORY,
+    CUSTOMER_VIEW,
+    MODEL_SCORES,
+    RECHARGES,
+    RECOMMENDATIONS,
+    SERVICE_CONTACTS,
+    TAGS_DAILY,
+    TARGETS,
+)
 
 
 @dataclass
@@ -92,9 +100,9 @@ def _policies_frame(spark: SparkSession, conf: Config) -> DataFrame:
 
 
 def _churn_reasons(tables: Tables, month: str) -> DataFrame | None:
-    if not tables.exists("scores.model_scores"):
+    if not tables.exists(MODEL_SCORES):
         return None
-    ms = tables.read("scores.model_scores", partitions={"month": month}).where(F.col("model") == "churn")
+    ms = tables.read(MODEL_SCORES, partitions={"month": month}).where(F.col("model") == "churn")
     return ms.select("subscriber_id", F.transform(F.coalesce("reasons", F.array()), lambda r: r["factor"])
                      .alias("churn_reasons"))
 
@@ -132,15 +140,15 @@ def run_batch(spark: SparkSession, conf: Config, base: DataFrame, kinds_state: D
     if not campaigns:
         print(f"[targets] {batch}: no {batch_kind} campaign runs in {first}..{last}", flush=True)
         return result
-    history = tables.read(HISTORY) if tables.exists(HISTORY) else None
+    history = tables.read(CONTACT_HISTORY) if tables.exists(CONTACT_HISTORY) else None
     targets = build_targets(base, campaigns, expressions, _policies_frame(spark, conf), read_dnd(spark, conf, cfg),
                             history, cfg.policy, batch=batch, batch_kind=batch_kind, month=month,
                             contact_date=contact_date, capacity_days=capacity_days)
     targets = targets.persist()          # both tables come from the same rows: compute them once
     try:
         with Publication(tables, conf, workers=int(conf.get("run.parallel_tables"))) as pub:
-            pub.add(TARGETS, targets, partition_by=["batch"])
-            pub.add(HISTORY, history_rows(targets), partition_by=["batch"])
+            pub.add(TARGETS, targets)
+            pub.add(CONTACT_HISTORY, history_rows(targets))
     finally:
         targets.unpersist()
     result.published = pub.results
@@ -154,7 +162,7 @@ def run_batch(spark: SparkSession, conf: Config, base: DataFrame, kinds_state: D
         channels = sorted({ch for c in campaigns for ch in c.channels})
         with stage(f"exports {batch}", conf) as st:
             result.exports = exports.export_batch(
-                written, tables.read(HISTORY), Path(conf.path("campaigns.exports_root")), batch, channels,
+                written, tables.read(CONTACT_HISTORY), Path(conf.path("campaigns.exports_root")), batch, channels,
                 contact_date, {"targets_version": tables.version(TARGETS), "campaigns": [c.id for c in campaigns]})
             st.rows = sum(e["rows"] for e in result.exports)
     return result
@@ -183,12 +191,12 @@ def targets_month(spark: SparkSession, conf: Config, month: str, state: DataFram
 
 def latest_state_month(tables: Tables, day: date) -> str:
     """The latest month of the view wholly before ``day``'s month (a month's view uses the whole month)."""
-    if not tables.exists(VIEW):
-        raise TableError(f"{VIEW} does not exist: build a month first (inlife pipeline --month YYYY-MM)")
-    months = sorted(r["month"] for r in tables.read(VIEW).select("month").distinct().collect()
+    if not tables.exists(CUSTOMER_VIEW):
+        raise TableError(f"{CUSTOMER_VIEW} does not exist: build a month first (inlife pipeline --month YYYY-MM)")
+    months = sorted(r["month"] for r in tables.read(CUSTOMER_VIEW).select("month").distinct().collect()
                     if r["month"] < day.isoformat()[:7])
     if not months:
-        raise TableError(f"{VIEW} has no month before {day.isoformat()[:7]}: the nightly run needs last month's view")
+        raise TableError(f"{CUSTOMER_VIEW} has no month before {day.isoformat()[:7]}: the nightly run needs last month's view")
     return months[-1]
 
 
@@ -199,7 +207,7 @@ def daily(spark: SparkSession, conf: Config, day: str, ingest: bool = True, writ
 
     from inlife.campaigns.daily import refresh_fast_factors
     from inlife.rules.compile import Paths, load_ruleset
-    from inlife.rules.run import TAGS_DAILY, build_state, evaluate_day
+    from inlife.rules.run import build_state, evaluate_day
 
     d = date.fromisoformat(day)
     tables = Tables(spark, conf)
@@ -212,8 +220,8 @@ def daily(spark: SparkSession, conf: Config, day: str, ingest: bool = True, writ
     month = latest_state_month(tables, d)
     with stage(f"daily refresh {day}", conf) as st:
         state = refresh_fast_factors(
-            build_state(spark, tables, month), tables.read("raw.balances"), tables.read("raw.recharges"),
-            tables.read("raw.service_contacts"), d, float(conf.get("intermediate.low_balance"))).cache()
+            build_state(spark, tables, month), tables.read(BALANCES), tables.read(RECHARGES),
+            tables.read(SERVICE_CONTACTS), d, float(conf.get("intermediate.low_balance"))).cache()
         st.rows = state.count()
     evaluate_day(spark, conf, day, state=state, state_month=month)
     ruleset, _ = load_ruleset(Paths.from_conf(conf), conf.get("rules.params"))

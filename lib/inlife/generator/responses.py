@@ -27,6 +27,7 @@ from pyspark.sql import functions as F
 from inlife.config import Config
 from inlife.generator.rand import uniform
 from inlife.tables import Tables
+from inlife.tables.catalogue import TARGETS
 
 EFFECTS = {"retention": 0.08, "new_business": 0.06, "traffic": 0.05, "vpn": 0.04}
 BASE = {"retention": 0.03, "new_business": 0.02, "traffic": 0.02, "vpn": 0.02}
@@ -65,7 +66,7 @@ def responses(targets: DataFrame, truth: DataFrame, seed: int) -> DataFrame:
 def simulate(spark: SparkSession, conf: Config, batch: str, seed: int = 7) -> dict:
     """Write the responses of targets batch ``batch`` to the landing area; returns counts and true effects."""
     tables = Tables(spark, conf)
-    targets = tables.read("marketing.targets", partitions={"batch": batch})
+    targets = tables.read(TARGETS, partitions={"batch": batch})
     months = [r["month"] for r in targets.select("month").distinct().collect()]
     if not months:
         raise ValueError(f"marketing.targets has no batch {batch}: run `inlife targets` first")

@@ -37,8 +37,9 @@ from inlife.progress import stage
 from inlife.session import CACHE, release_shuffle_files
 from inlife.sources import Source, SourceContract, load_sources
 from inlife.tables import OVERWRITE_PARTITIONS, Tables
+from inlife.tables.catalogue import RAW_PARTITION, SUBSCRIBERS, quarantine, raw
 
-PARTITION = ["batch_date"]
+PARTITION = list(RAW_PARTITION)
 
 
 class IngestError(InlifeError):
@@ -217,7 +218,7 @@ class Ingestion:
             return self._known_subscribers()
 
     def _known_subscribers(self) -> tuple[DataFrame, int]:
-        name = "raw.subscribers"
+        name = SUBSCRIBERS
         if not self.tables.exists(name):
             raise IngestError(f"{name} does not exist: ingest subscribers first (sources.yaml order)")
         version = self.tables.version(name)
@@ -267,7 +268,7 @@ class Ingestion:
         started = time.time()
         report = SourceReport(src.name, [])
         groups = self.pass_groups(batches, files)
-        counts = self._table_counts(f"raw.{src.name}", set(batches))
+        counts = self._table_counts(raw(src.name), set(batches))
         raw_parts: list = []
         q_parts: list = []
         try:
@@ -293,7 +294,7 @@ class Ingestion:
     def _ingest_pass(self, src: Source, batches: list[date], files: list[landing.LandingFile], report: SourceReport,
                      counts: dict[date, int], raw_parts: list, q_parts: list, of: str) -> None:
         label = f"{batches[0]}" if len(batches) == 1 else f"{batches[0]}..{batches[-1]}"
-        raw_name, q_name = f"raw.{src.name}", f"quarantine.{src.name}"
+        raw_name, q_name = raw(src.name), quarantine(src.name)
         cached = self.classified(src, files).persist(CACHE)
         staged_q = None
         try:
@@ -368,7 +369,7 @@ class Ingestion:
             chance = 3 * math.sqrt(b.rows_read * limit * (1 - limit))
             if b.bad_rate > limit and bad > limit * b.rows_read + chance:
                 raise IngestError(
-                    f"raw.{src.name} batch {b.batch_date}: {sum(b.quarantined.values()):,} of {b.rows_read:,} rows "
+                    f"{raw(src.name)} batch {b.batch_date}: {sum(b.quarantined.values()):,} of {b.rows_read:,} rows "
                     f"are bad ({b.bad_rate:.1%} > ingest.max_bad_row_rate {limit:.1%}: {b.quarantined}); "
                     f"nothing committed")
         return [by_batch[k] for k in sorted(by_batch)]

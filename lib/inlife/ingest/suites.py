@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from inlife.sources import Source, SourceContract
+from inlife.tables.catalogue import raw
 
 RATIO_COLUMN = "batch_rows_vs_previous"
 BATCH_COLUMN = "batch_date"
@@ -49,7 +50,7 @@ def raw_suite(source: Source, contract: SourceContract) -> dict:
                  "kwargs": {"column": RATIO_COLUMN, "min_value": {"$PARAMETER": "row_count_min_ratio"},
                             "max_value": {"$PARAMETER": "row_count_max_ratio"}},
                  "meta": {"notes": "rows of the batch / rows of the previous comparable batch (ingest.*)"}})
-    return {"name": f"raw.{source.name}", "expectations": exps,
+    return {"name": raw(source.name), "expectations": exps,
             "meta": {"generated_by": "inlife.ingest.suites from conf/sources.yaml"}}
 
 

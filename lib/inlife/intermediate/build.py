@@ -18,10 +18,20 @@ from inlife.publish import Publication
 from inlife.session import input_bytes, shuffle_partitions_for
 from inlife.sources import load_sources
 from inlife.tables import Between, Tables
+from inlife.tables.catalogue import (
+    BILLING_MONTHLY,
+    RECHARGE_MONTHLY,
+    SERVICE_MONTHLY,
+    SOCIAL_CIRCLE,
+    SUBSCRIBER_MONTHLY,
+    VAS_MONTHLY,
+    VOICE_MONTHLY,
+    in_layer,
+    raw,
+)
 from inlife.unified.dictionary import dimensions
 
-TABLES = ["subscriber_monthly", "voice_monthly", "social_circle", "vas_monthly", "billing_monthly",
-          "recharge_monthly", "service_monthly"]
+TABLES = [name.split(".")[1] for name in in_layer("intermediate")]
 
 
 class RawReader:
@@ -31,10 +41,10 @@ class RawReader:
         self.tables = tables
 
     def between(self, source: str, first, last) -> DataFrame:
-        return self.tables.read(f"raw.{source}", partitions={"batch_date": Between(first.isoformat(), last.isoformat())})
+        return self.tables.read(raw(source), partitions={"batch_date": Between(first.isoformat(), last.isoformat())})
 
     def on(self, source: str, day) -> DataFrame:
-        return self.tables.read(f"raw.{source}", partitions={"batch_date": day.isoformat()})
+        return self.tables.read(raw(source), partitions={"batch_date": day.isoformat()})
 
 
 def previous(tables: Tables, name: str, month: str, months_back: int = 1) -> DataFrame | None:
@@ -73,14 +83,14 @@ def build_intermediate(spark: SparkSession, conf: Config, month: str, only: list
             subs = subscriber.subscriber_monthly(
                 subscribers_month, raw.on("contracts", end), raw.on("group_members", end),
                 raw.between("echannel_events", first, last), month)
-            pub.add("intermediate.subscriber_monthly", subs)
+            pub.add(SUBSCRIBER_MONTHLY, subs)
         if "voice_monthly" in wanted:
             def reconciliation():
                 raw_minutes = (cdr.where(in_month("start_time", month))
                                .agg(F.sum(F.col("duration_sec") / 60.0).alias("m")).first()["m"]) or 0.0
                 tolerance = max(1e-6 * raw_minutes, 0.01)
                 return {"raw_minutes_min": raw_minutes - tolerance, "raw_minutes_max": raw_minutes + tolerance}
-            pub.add("intermediate.voice_monthly",
+            pub.add(VOICE_MONTHLY,
                     voice.voice_monthly(cdr, month, dims["ct"], contract.competitor_service_numbers,
                                         ic["peak_hours"], ic["late_month_day"]),
                     parameters=reconciliation)
@@ -94,21 +104,21 @@ def build_intermediate(spark: SparkSession, conf: Config, month: str, only: list
                            .select("subscriber_id").distinct())
                 return social.social_circle(cdr, month, numbers, raw.on("group_members", end), churned,
                                             ic["own_operator"], ic["pagerank_iterations"])
-            pub.add("intermediate.social_circle", social_frame)
+            pub.add(SOCIAL_CIRCLE, social_frame)
         if "vas_monthly" in wanted:
-            pub.add("intermediate.vas_monthly",
+            pub.add(VAS_MONTHLY,
                     vas.vas_monthly(raw.between("vas_usage", first, last), raw.between("service_orders", first, last),
                                     raw.between("sms_data", first, last), month, dims["p"],
-                                    previous(tables, "intermediate.vas_monthly", month, 1),
-                                    previous(tables, "intermediate.vas_monthly", month, 3)))
+                                    previous(tables, VAS_MONTHLY, month, 1),
+                                    previous(tables, VAS_MONTHLY, month, 3)))
         if "billing_monthly" in wanted:
-            pub.add("intermediate.billing_monthly", billing.billing_monthly(raw.on("billing", end), month))
+            pub.add(BILLING_MONTHLY, billing.billing_monthly(raw.on("billing", end), month))
         if "recharge_monthly" in wanted:
-            pub.add("intermediate.recharge_monthly",
+            pub.add(RECHARGE_MONTHLY,
                     recharge.recharge_monthly(raw.between("recharges", first, last), raw.between("balances", first, last),
                                               month, ic["low_balance"],
-                                              previous(tables, "intermediate.recharge_monthly", month, 1)))
+                                              previous(tables, RECHARGE_MONTHLY, month, 1)))
         if "service_monthly" in wanted:
-            pub.add("intermediate.service_monthly",
+            pub.add(SERVICE_MONTHLY,
                     service.service_monthly(raw.between("service_contacts", first, last), month))
     return pub.results

@@ -24,6 +24,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from inlife.models.spec import FeaturePlan, Spec, SpecError
+from inlife.tables.catalogue import VALUE
 
 LABEL = "_label"
 WEIGHT = "_weight"
@@ -203,8 +204,8 @@ def high_value_flag(spark, tables, conf, spec: Spec, valid: DataFrame, split: di
     tiers = list(conf.get("models.high_value_tiers"))
     month = split.get("validate") or (split.get("months") or [None])[-1]
     keys_ok = {"subscriber_id", "month"} <= set(spec.keys)
-    if month and keys_ok and tables.exists("scores.value"):
-        value = tables.read("scores.value", partitions={"month": month}).select(
+    if month and keys_ok and tables.exists(VALUE):
+        value = tables.read(VALUE, partitions={"month": month}).select(
             "subscriber_id", "month", F.col("value_tier").isin(*tiers).alias(HIGH_VALUE))
         if value.limit(1).count():
             return (valid.join(value, ["subscriber_id", "month"], "left")

@@ -35,11 +35,10 @@ from inlife.models.reasons import reason_codes
 from inlife.models.spec import Spec, load_spec, spec_names
 from inlife.progress import stage
 from inlife.publish import Publication
-from inlife.scores.schemas import MODEL_SCORES
+from inlife.scores import schemas
 from inlife.session import CACHE
 from inlife.tables import Tables
-
-TABLE = "scores.model_scores"
+from inlife.tables.catalogue import MODEL_SCORES
 
 
 @dataclass
@@ -97,7 +96,7 @@ def score_month(spark, conf: Config, month: str, tables: Tables | None = None) -
     groups: dict[tuple, list[Champion]] = {}
     for ch in found:
         if "subscriber_id" not in ch.spec.keys or not ch.spec.month_column:
-            raise InlifeError(f"{ch.spec.path}: scoring into {TABLE} needs subscriber_id among the keys "
+            raise InlifeError(f"{ch.spec.path}: scoring into {MODEL_SCORES} needs subscriber_id among the keys "
                               f"and a month column")
         groups.setdefault((ch.spec.table, ch.spec.month_column, tuple(ch.spec.keys)), []).append(ch)
 
@@ -112,12 +111,12 @@ def score_month(spark, conf: Config, month: str, tables: Tables | None = None) -
         for o in outputs[1:]:
             result = result.unionByName(o)
         with Publication(tables, conf) as pub:
-            info = pub.add(TABLE, result, partition_by=("month",))
+            info = pub.add(MODEL_SCORES, result)
     finally:
         for w in cached:
             w.unpersist()
     _log_drift(conf, month, found, psi_all)
-    return {"table": TABLE, "month": month, "rows": info.rows,
+    return {"table": MODEL_SCORES, "month": month, "rows": info.rows,
             "models": {ch.spec.name: ch.version for ch in found}, "skipped": skipped,
             "psi": {k: round(v, 4) for k, v in psi_all.items()}}
 
@@ -152,7 +151,7 @@ def _score_table(conf, tables, table, mcol, keys, month, group: list[Champion]):
     psi = {k: drift.psi(ref[k]["expected"], actual[k]) for k in ref}
 
     outs = []
-    reasons_schema = MODEL_SCORES["reasons"].dataType
+    reasons_schema = schemas.MODEL_SCORES["reasons"].dataType
     for i, ch in enumerate(group):
         p = F.col(pcols[i])
         score = F.round(p * 100, 4)

@@ -26,8 +26,8 @@ from inlife.rules.loading import Collector
 from inlife.rules.matrices import load_dimensions, load_matrix
 from inlife.rules.model import Rule, RuleSet
 from inlife.rules.tags import load_tags
+from inlife.tables.catalogue import RULES
 
-RULES_TABLE = "marketing.rules"
 RULES_SCHEMA = StructType([
     StructField("rule_id", StringType()), StructField("matrix", StringType()), StructField("family", StringType()),
     StructField("precedence", IntegerType()), StructField("position", IntegerType()), StructField("name", StringType()),
@@ -139,21 +139,21 @@ def rule_rows(ruleset: RuleSet, previous: Mapping[str, tuple[str, int]] | None =
 def sync_rule_table(spark: SparkSession, tables, ruleset: RuleSet) -> tuple[int, bool]:
     """Write marketing.rules when the rule set's content differs from the table's; (table version, written)."""
     previous: dict[str, tuple[str, int]] = {}
-    if tables.exists(RULES_TABLE):
-        current = tables.read(RULES_TABLE).select("rule_id", "content_hash", "rule_version", "ruleset_hash").collect()
+    if tables.exists(RULES):
+        current = tables.read(RULES).select("rule_id", "content_hash", "rule_version", "ruleset_hash").collect()
         previous = {r["rule_id"]: (r["content_hash"], r["rule_version"]) for r in current}
         if current and {r["ruleset_hash"] for r in current} == {ruleset.ruleset_hash()} \
                 and set(previous) == {r.rule_id for r in ruleset.rules}:
-            return tables.version(RULES_TABLE), False
+            return tables.version(RULES), False
     rows = rule_rows(ruleset, previous)
     df = spark.createDataFrame(rows, RULES_SCHEMA)
-    result = tables.overwrite(RULES_TABLE, df)
+    result = tables.overwrite(RULES, df)
     return result.version, True
 
 
 def read_rule_table(tables, version: int | None = None) -> RuleSet:
     """The rule set as stored in marketing.rules (latest or ``version``)."""
-    rows = [r.asDict() for r in tables.read(RULES_TABLE, version=version).collect()]
+    rows = [r.asDict() for r in tables.read(RULES, version=version).collect()]
     rules = [Rule.from_row(r) for r in rows]
     matrices, dims = {}, {}
     from inlife.rules.model import Dimension

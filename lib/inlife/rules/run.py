@@ -22,9 +22,7 @@ from inlife.rules.derived import _months_back, add_derived
 from inlife.rules.evaluate import evaluate_state, plan
 from inlife.rules.outputs import recommendations, tag_rows
 from inlife.tables import Tables
-
-VIEW = "unified.customer_view"
-TAGS, TAGS_DAILY, RECOMMENDATIONS = "scores.tags", "scores.tags_daily", "marketing.recommendations"
+from inlife.tables.catalogue import CUSTOMER_VIEW, MODEL_SCORES, RECOMMENDATIONS, SEGMENTS, TAGS, TAGS_DAILY, VALUE
 
 
 @dataclass
@@ -38,14 +36,14 @@ class RunResult:
 def build_state(spark: SparkSession, tables: Tables, month: str) -> DataFrame:
     from inlife.scores.state import subscriber_state
 
-    if not tables.exists(VIEW):
-        raise TableError(f"{VIEW} does not exist: build the view first (inlife build_view --month {month})")
-    view = tables.read(VIEW, partitions={"month": month})
+    if not tables.exists(CUSTOMER_VIEW):
+        raise TableError(f"{CUSTOMER_VIEW} does not exist: build the view first (inlife build_view --month {month})")
+    view = tables.read(CUSTOMER_VIEW, partitions={"month": month})
 
     def opt(name: str):
         return tables.read(name, partitions={"month": month}) if tables.exists(name) else None
-    state = subscriber_state(view, opt("scores.value"), opt("scores.model_scores"), opt("scores.segments"), MODELS)
-    history = tables.read(VIEW, partitions={"month": [_months_back(month, n) for n in range(1, 10)]}) \
+    state = subscriber_state(view, opt(VALUE), opt(MODEL_SCORES), opt(SEGMENTS), MODELS)
+    history = tables.read(CUSTOMER_VIEW, partitions={"month": [_months_back(month, n) for n in range(1, 10)]}) \
         .select("subscriber_id", "month", "return_rate")
     return add_derived(state, month, history)
 
@@ -71,9 +69,8 @@ def evaluate_month(spark: SparkSession, conf: Config, month: str, state: DataFra
     # state, hundreds of columns, cost more than evaluating twice)
     evaluated = evaluate_state(spark, state, ruleset, plans)
     with Publication(tables, conf, workers=int(conf.get("run.parallel_tables"))) as pub:
-        pub.add(TAGS, tag_rows(evaluated, plans["tags"], month, version), partition_by=["month"])
-        pub.add(RECOMMENDATIONS, recommendations(evaluated, plans, catalogue, month, version),
-                partition_by=["month"])
+        pub.add(TAGS, tag_rows(evaluated, plans["tags"], month, version))
+        pub.add(RECOMMENDATIONS, recommendations(evaluated, plans, catalogue, month, version))
     return RunResult(month, version, written, pub.results)
 
 
@@ -84,11 +81,11 @@ def evaluate_day(spark: SparkSession, conf: Config, day: str, state: DataFrame |
     tables = Tables(spark, conf)
     month = state_month or day[:7]
     if state is None:
-        if not tables.exists(VIEW):
-            raise TableError(f"{VIEW} does not exist")
-        months = [r["month"] for r in tables.read(VIEW).select("month").distinct().collect() if r["month"] <= month]
+        if not tables.exists(CUSTOMER_VIEW):
+            raise TableError(f"{CUSTOMER_VIEW} does not exist")
+        months = [r["month"] for r in tables.read(CUSTOMER_VIEW).select("month").distinct().collect() if r["month"] <= month]
         if not months:
-            raise TableError(f"{VIEW} has no month at or before {month}")
+            raise TableError(f"{CUSTOMER_VIEW} has no month at or before {month}")
         month = max(months)
         state = build_state(spark, tables, month)
     state = add_derived(state, month)          # keeps quarters already present
@@ -99,5 +96,5 @@ def evaluate_day(spark: SparkSession, conf: Config, day: str, state: DataFrame |
                  rule_filter=lambda r: bool(r.outputs.get("screening")))
     evaluated = evaluate_state(spark, state, ruleset, plans)
     with Publication(tables, conf) as pub:
-        pub.add(TAGS_DAILY, tag_rows(evaluated, plans["tags"], month, version, day=day), partition_by=["day"])
+        pub.add(TAGS_DAILY, tag_rows(evaluated, plans["tags"], month, version, day=day))
     return RunResult(month, version, written, pub.results)

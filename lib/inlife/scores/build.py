@@ -10,8 +10,8 @@ from inlife.publish import Publication
 from inlife.scores import segments as seg
 from inlife.scores.value import group_value, load_value_model, subscriber_value
 from inlife.tables import Tables
+from inlife.tables.catalogue import CUSTOMER_VIEW, GROUP_VALUE, SEGMENT_CENTROIDS, SEGMENT_PROFILES, SEGMENTS, VALUE
 
-VIEW = "unified.customer_view"
 CENTROIDS = StructType([
     StructField("month", StringType()), StructField("level", IntegerType()), StructField("id", IntegerType()),
     StructField("parent_id", IntegerType()), StructField("name", StringType()),
@@ -26,11 +26,11 @@ def build_value(spark: SparkSession, conf: Config, month: str) -> list:
     month = check_month(month)
     tables = Tables(spark, conf)
     model = load_value_model(conf)
-    view = tables.read(VIEW, partitions={"month": month})
+    view = tables.read(CUSTOMER_VIEW, partitions={"month": month})
     value = subscriber_value(view, model).cache()
     with Publication(tables, conf, workers=int(conf.get("run.parallel_tables"))) as pub:
-        pub.add("scores.value", value)
-        pub.add("scores.group_value", group_value(view, value, model))
+        pub.add(VALUE, value)
+        pub.add(GROUP_VALUE, group_value(view, value, model))
     value.unpersist()
     return pub.results
 
@@ -41,12 +41,12 @@ def build_segments(spark: SparkSession, conf: Config, month: str) -> list:
     month = check_month(month)
     tables = Tables(spark, conf)
     cfg = seg.load_segment_config(conf)
-    view = tables.read(VIEW, partitions={"month": month})
+    view = tables.read(CUSTOMER_VIEW, partitions={"month": month})
     previous = None
-    if tables.exists("scores.segment_centroids"):
+    if tables.exists(SEGMENT_CENTROIDS):
         prev_month = add_months(month, -1)
         previous = [r.asDict() for r in
-                    tables.read("scores.segment_centroids", partitions={"month": prev_month}).collect()] or None
+                    tables.read(SEGMENT_CENTROIDS, partitions={"month": prev_month}).collect()] or None
     segments, centroids, cached = seg.cluster_month(view, month, cfg, previous)
     segments = segments.cache()
     prof = seg.profiles(segments, view, cfg)
@@ -60,9 +60,9 @@ def build_segments(spark: SparkSession, conf: Config, month: str) -> list:
         [(month, p["segment_id"], p["segment_name"], p["size"], p["share"], p["distinguishing"],
           json.dumps(p["means"], ensure_ascii=False)) for p in prof], PROFILES)
     with Publication(tables, conf, workers=int(conf.get("run.parallel_tables"))) as pub:
-        pub.add("scores.segments", segments)
-        pub.add("scores.segment_centroids", centroid_df, validate=False)
-        pub.add("scores.segment_profiles", profile_df, validate=False)
+        pub.add(SEGMENTS, segments)
+        pub.add(SEGMENT_CENTROIDS, centroid_df)
+        pub.add(SEGMENT_PROFILES, profile_df)
     segments.unpersist()
     cached.unpersist()
     for p in prof:

@@ -1,8 +1,11 @@
 """Delta tables by logical name (``layer.table``): the one interface every job uses.
 
     tables = Tables(spark, conf)
-    tables.overwrite_partitions("intermediate.voice_monthly", df, partition_by=["month"])
-    df = tables.read("intermediate.voice_monthly", partitions={"month": "2024-03"})
+    tables.overwrite_partitions(VOICE_MONTHLY, df)      # intermediate.voice_monthly, by month
+    df = tables.read(VOICE_MONTHLY, partitions={"month": "2024-03"})
+
+The tables are declared in ``inlife.tables.catalogue`` (name, partitioning, suite, writer); a table that is
+not declared there (the tests' ``smoke.*``) is partitioned as its first write says.
 
 Two engines sit behind it (see docs/ARCHITECTURE.md): ``delta-spark`` (native, needs the Delta Lake jars)
 and ``delta-rs`` (Spark writes Parquet, the ``deltalake`` package commits). ``lake.engine: auto`` takes
@@ -38,6 +41,7 @@ from inlife.tables.base import (
     StagedWrite,
     sql_string,
 )
+from inlife.tables.catalogue import declared
 from inlife.tables.schemas import nullable, reconcile
 
 __all__ = ["Tables", "Between", "CommitResult", "StagedWrite", "APPEND", "OVERWRITE", "OVERWRITE_PARTITIONS",
@@ -186,7 +190,8 @@ class Tables:
             df = df.select(*[F.col(f"`{f.name}`") for f in schema.fields])
             create, parts = False, table_parts
         else:
-            parts = list(partition_by or [])
+            spec = declared(name)
+            parts = list(partition_by if partition_by is not None else spec.partition_by if spec else [])
             self._check_partition_cols(name, df.schema, parts)
             schema, create = nullable(df.schema), True
             if self._rules(name) != ({}, {}):
