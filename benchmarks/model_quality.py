@@ -53,9 +53,9 @@ def main(argv=None) -> int:
     from pyspark.sql import functions as F
 
     from inlife.config import load_config
-    from inlife.intermediate.common import add_months
     from inlife.models.metrics import binary_metrics, histogram
     from inlife.models.train import train_model
+    from inlife.months import add_months
     from inlife.pipeline import run_month
     from inlife.session import build_session
     from inlife.tables import Tables

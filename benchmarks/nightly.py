@@ -32,7 +32,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     from inlife.config import load_config
-    from inlife.intermediate.common import add_months
+    from inlife.months import add_months
     from inlife.session import build_session
 
     work = ROOT / "build" / "bench" / f"nightly_{args.subscribers}"

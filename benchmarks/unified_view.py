@@ -31,7 +31,7 @@ os.environ["GX_ANALYTICS_ENABLED"] = "false"
 
 def duckdb_voice_sql(files: list[str], month: str, call_types, competitor, peak, late_from_day: int = 21) -> str:
     """The same summary as inlife.intermediate.voice.voice_monthly, in DuckDB SQL."""
-    from inlife.intermediate.common import add_months
+    from inlife.months import add_months
 
     cols = []
     for ct in call_types:
@@ -117,8 +117,8 @@ def main(argv=None) -> int:
 
     from inlife.config import load_config
     from inlife.intermediate.build import build_intermediate
-    from inlife.intermediate.common import batch_window
     from inlife.intermediate.voice import voice_monthly
+    from inlife.months import batch_window
     from inlife.session import build_session
     from inlife.sources import load_sources
     from inlife.tables import Between, Tables

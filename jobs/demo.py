@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import time
 
-from inlife.intermediate.common import add_months
+from inlife.months import add_months
 
 
 def add_arguments(parser) -> None:
@@ -38,8 +38,8 @@ def run(spark, conf, subscribers=20000, months=3, start_month="2024-01", seed=42
     from inlife.errors import InlifeError
     from inlife.generator.responses import RESPONSE_DAYS, simulate
     from inlife.ingest.pipeline import Ingestion
-    from inlife.intermediate.common import month_end
     from inlife.models.train import train_model
+    from inlife.months import month_end
     from inlife.pipeline import MonthResult, evaluate_previous, run_month, summary
     from inlife.tables import Tables
     from inlife_jobs import generate_sample_data

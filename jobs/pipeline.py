@@ -6,7 +6,7 @@ Prints a progress line per stage and a summary of the last month.
 """
 from __future__ import annotations
 
-from inlife.intermediate.common import months_between
+from inlife.months import months_between
 from inlife.pipeline import run_month, summary
 
 

@@ -15,7 +15,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from inlife.config import Config
-from inlife.intermediate.common import check_month, month_end, month_start
+from inlife.months import check_month, month_end, month_start
 from inlife.tables.catalogue import MODEL_SCORES, RECOMMENDATIONS, TARGETS, VALUE
 
 
@@ -112,7 +112,7 @@ def run_month(spark: SparkSession, conf: Config, month: str, ingest: bool = True
 def evaluate_previous(spark: SparkSession, conf: Config, result: MonthResult, month: str | None = None) -> None:
     """Evaluate the campaigns issued from ``month`` (default: the month before ``result.month``), if any."""
     from inlife.campaigns.evaluate_run import evaluate_month as evaluate_campaigns
-    from inlife.intermediate.common import add_months
+    from inlife.months import add_months
     from inlife.tables import Tables
 
     prev = month or add_months(result.month, -1)

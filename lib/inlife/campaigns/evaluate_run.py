@@ -11,7 +11,7 @@ from pyspark.sql import functions as F
 from inlife.campaigns.evaluation import cells_below_floor, outcomes_per_target, results, tag_precision, uplift_curve
 from inlife.config import Config
 from inlife.errors import TableError
-from inlife.intermediate.common import add_months, check_month
+from inlife.months import add_months, check_month
 from inlife.publish import Publication
 from inlife.tables import Tables
 from inlife.tables.catalogue import (

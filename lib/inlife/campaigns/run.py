@@ -9,7 +9,6 @@ rerunning a batch gives the same tables; contact limits count the other batches'
 """
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -22,6 +21,7 @@ from inlife.campaigns.spec import CampaignConfig, CampaignError, load_campaigns
 from inlife.campaigns.targets import DND_SCHEMA, build_targets, history_rows
 from inlife.config import Config
 from inlife.errors import TableError
+from inlife.months import add_months, check_month, month_end, month_start
 from inlife.progress import stage
 from inlife.publish import Publication
 from inlife.tables import Tables
@@ -171,7 +171,6 @@ def run_batch(spark: SparkSession, conf: Config, base: DataFrame, kinds_state: D
 def targets_month(spark: SparkSession, conf: Config, month: str, state: DataFrame | None = None,
                   write_exports: bool = True) -> TargetsResult:
     """The monthly campaigns over month ``month``'s recommendations; the channels work them the next month."""
-    from inlife.intermediate.common import check_month
     from inlife.rules.run import build_state
 
     month = check_month(month)
@@ -181,9 +180,7 @@ def targets_month(spark: SparkSession, conf: Config, month: str, state: DataFram
                          f"(inlife evaluate_rules --month {month})")
     state = state if state is not None else build_state(spark, tables, month)
     recs = tables.read(RECOMMENDATIONS, partitions={"month": month})
-    y, m = int(month[:4]), int(month[5:7])
-    first = date(y, m, 1) + timedelta(days=calendar.monthrange(y, m)[1])     # the month after
-    last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
+    first, last = month_start(add_months(month, 1)), month_end(add_months(month, 1))   # the month after
     base = _base(state, recs, _churn_reasons(tables, month))
     return run_batch(spark, conf, base, state, batch=month, batch_kind="monthly", month=month, contact_date=first,
                      capacity_days=(last - first).days + 1, first=first, last=last, write_exports=write_exports)
@@ -221,7 +218,8 @@ def daily(spark: SparkSession, conf: Config, day: str, ingest: bool = True, writ
     with stage(f"daily refresh {day}", conf) as st:
         state = refresh_fast_factors(
             build_state(spark, tables, month), tables.read(BALANCES), tables.read(RECHARGES),
-            tables.read(SERVICE_CONTACTS), d, float(conf.get("intermediate.low_balance"))).cache()
+            tables.read(SERVICE_CONTACTS), d,
+            {"low_balance": conf.get("intermediate.low_balance"), **conf.get("campaigns.nightly")}).cache()
         st.rows = state.count()
     evaluate_day(spark, conf, day, state=state, state_month=month)
     ruleset, _ = load_ruleset(Paths.from_conf(conf), conf.get("rules.params"))

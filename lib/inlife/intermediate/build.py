@@ -13,7 +13,8 @@ from pyspark.sql import functions as F
 
 from inlife.config import Config
 from inlife.intermediate import billing, recharge, service, social, subscriber, vas, voice
-from inlife.intermediate.common import add_months, batch_window, check_month, in_month, month_end, month_start
+from inlife.intermediate.common import in_month
+from inlife.months import add_months, batch_window, check_month, month_end, month_start
 from inlife.publish import Publication
 from inlife.session import input_bytes, shuffle_partitions_for
 from inlife.sources import load_sources

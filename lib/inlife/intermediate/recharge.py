@@ -8,7 +8,8 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from inlife.intermediate.common import in_month, month_end
+from inlife.intermediate.common import in_month
+from inlife.months import month_end
 
 RECHARGE_COLUMNS = ["recharge_count", "recharge_amount", "last_recharge_date", "days_since_recharge",
                     "month_end_balance", "min_balance", "avg_balance", "low_balance_days"]

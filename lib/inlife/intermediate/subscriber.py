@@ -9,7 +9,8 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from inlife.intermediate.common import active_days, days_mask, in_month, month_end
+from inlife.intermediate.common import active_days, days_mask, in_month
+from inlife.months import month_end
 
 VIP_RANK = {"DIAMOND": 3, "GOLD": 2, "SILVER": 1, "NONE": 0}
 

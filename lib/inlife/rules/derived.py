@@ -13,13 +13,8 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from inlife.months import add_months
 from inlife.rules.columns import QUARTER_COLUMNS
-
-
-def _months_back(month: str, n: int) -> str:
-    y, m = int(month[:4]), int(month[5:7])
-    idx = y * 12 + (m - 1) - n
-    return f"{idx // 12:04d}-{idx % 12 + 1:02d}"
 
 
 def add_derived(state: DataFrame, month: str, history: DataFrame | None = None) -> DataFrame:
@@ -31,7 +26,7 @@ def add_derived(state: DataFrame, month: str, history: DataFrame | None = None) 
         return out
     out = out.drop(*[c for c in QUARTER_COLUMNS if c in out.columns])
     if history is not None:
-        quarters = {q: [_months_back(month, n) for n in range(3 * q - 2, 3 * q + 1)] for q in (1, 2, 3)}
+        quarters = {q: [add_months(month, -n) for n in range(3 * q - 2, 3 * q + 1)] for q in (1, 2, 3)}
         h = history.where(F.col("month").isin(*[m for ms in quarters.values() for m in ms]))
         agg = h.groupBy("subscriber_id").agg(*[
             F.avg(F.when(F.col("month").isin(*quarters[q]), F.col("return_rate"))).alias(f"return_rate_q{q}")

@@ -17,6 +17,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, BooleanType, LongType, StringType, StructField, StructType
 
+from inlife.months import add_months
 from inlife.rules.catalogue import Catalogue
 from inlife.rules.columns import TAGS_COLUMN
 from inlife.rules.evaluate import MatrixPlan, lit_array
@@ -43,12 +44,6 @@ RECOMMENDATIONS_SCHEMA = StructType([
 ])
 
 
-def _add_months(month: str, n: int) -> str:
-    y, m = int(month[:4]), int(month[5:7])
-    idx = y * 12 + (m - 1) + n
-    return f"{idx // 12:04d}-{idx % 12 + 1:02d}"
-
-
 def tag_rows(evaluated: DataFrame, p: MatrixPlan, month: str, rules_version: int,
              day: str | None = None) -> DataFrame:
     ids = lit_array([r.outputs["tag_id"] for r in p.rules])
@@ -56,7 +51,7 @@ def tag_rows(evaluated: DataFrame, p: MatrixPlan, month: str, rules_version: int
     rule_ids = lit_array(p.ids())
     screening = lit_array([bool(r.outputs.get("screening")) for r in p.rules], "boolean")
     base = day[:7] if day else month
-    through = lit_array([_add_months(base, int(r.outputs.get("validity_months", 1)) - 1) for r in p.rules])
+    through = lit_array([add_months(base, int(r.outputs.get("validity_months", 1)) - 1) for r in p.rules])
     i = F.col("_i")
     rows = (evaluated.select("subscriber_id", F.explode(F.col(p.match_col)).alias("_i"))
             .select(F.col("subscriber_id").cast("long"), F.lit(month).alias("month"),

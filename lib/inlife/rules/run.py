@@ -15,10 +15,11 @@ from pyspark.sql import functions as F
 
 from inlife.config import Config
 from inlife.errors import TableError
+from inlife.months import add_months
 from inlife.publish import Publication
 from inlife.rules.columns import MODELS, kinds_of
 from inlife.rules.compile import Paths, check, load_ruleset, read_rule_table, sync_rule_table
-from inlife.rules.derived import _months_back, add_derived
+from inlife.rules.derived import add_derived
 from inlife.rules.evaluate import evaluate_state, plan
 from inlife.rules.outputs import recommendations, tag_rows
 from inlife.tables import Tables
@@ -43,7 +44,7 @@ def build_state(spark: SparkSession, tables: Tables, month: str) -> DataFrame:
     def opt(name: str):
         return tables.read(name, partitions={"month": month}) if tables.exists(name) else None
     state = subscriber_state(view, opt(VALUE), opt(MODEL_SCORES), opt(SEGMENTS), MODELS)
-    history = tables.read(CUSTOMER_VIEW, partitions={"month": [_months_back(month, n) for n in range(1, 10)]}) \
+    history = tables.read(CUSTOMER_VIEW, partitions={"month": [add_months(month, -n) for n in range(1, 10)]}) \
         .select("subscriber_id", "month", "return_rate")
     return add_derived(state, month, history)
 

@@ -5,7 +5,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql.types import ArrayType, DoubleType, IntegerType, LongType, StringType, StructField, StructType
 
 from inlife.config import Config
-from inlife.intermediate.common import add_months, check_month
+from inlife.months import add_months, check_month
 from inlife.publish import Publication
 from inlife.scores import segments as seg
 from inlife.scores.value import group_value, load_value_model, subscriber_value

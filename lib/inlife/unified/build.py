@@ -7,7 +7,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from inlife.config import Config
-from inlife.intermediate.common import add_months, check_month
+from inlife.months import add_months, check_month
 from inlife.publish import Publication
 from inlife.session import input_bytes, shuffle_partitions_for
 from inlife.tables import Tables

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from inlife.intermediate.common import add_months, safe_div
+from inlife.intermediate.common import safe_div
+from inlife.months import add_months
 
 KEYS = ["subscriber_id", "month"]
 
@@ -46,17 +47,38 @@ def join_month(subscribers: DataFrame, parts: Mapping[str, DataFrame]) -> DataFr
     return view
 
 
+# The factors' names carry these numbers: prepaid_no_recharge_30d, bundle_ends_within_2m.
+NO_RECHARGE_DAYS = 30
+BUNDLE_ENDING_MONTHS = 2
+
+
+def balance_to_arpu() -> Column:
+    return safe_div(F.col("month_end_balance"), F.col("arpu"))
+
+
+def prepaid_no_recharge() -> Column:
+    """A prepaid subscriber with no recharge for more than NO_RECHARGE_DAYS days (or never)."""
+    days = F.col("days_since_recharge")
+    return ((F.col("prepaid_flag") == 1) & (days.isNull() | (days > NO_RECHARGE_DAYS))).cast("int")
+
+
+def bundle_ends_soon() -> Column:
+    return ((F.col("has_bundle") == 1) & (F.col("bundle_months_left") <= BUNDLE_ENDING_MONTHS)).cast("int")
+
+
+def complained_unresolved() -> Column:
+    return (F.col("complaints_unresolved") > 0).cast("int")
+
+
 def with_derived(view: DataFrame, lifecycle: Mapping) -> DataFrame:
-    """Factors computed from other factors of the same month."""
+    """Factors computed from other factors of the same month (the nightly run recomputes the fast-moving
+    ones with the same helpers: inlife.campaigns.daily)."""
     return (view
             .withColumn("arpm", safe_div(F.col("arpu"), F.col("voice_total_min")))
-            .withColumn("balance_to_arpu", safe_div(F.col("month_end_balance"), F.col("arpu")))
-            .withColumn("prepaid_no_recharge_30d",
-                        ((F.col("prepaid_flag") == 1)
-                         & (F.col("days_since_recharge").isNull() | (F.col("days_since_recharge") > 30))).cast("int"))
-            .withColumn("bundle_ends_within_2m",
-                        ((F.col("has_bundle") == 1) & (F.col("bundle_months_left") <= 2)).cast("int"))
-            .withColumn("complained_unresolved", (F.col("complaints_unresolved") > 0).cast("int"))
+            .withColumn("balance_to_arpu", balance_to_arpu())
+            .withColumn("prepaid_no_recharge_30d", prepaid_no_recharge())
+            .withColumn("bundle_ends_within_2m", bundle_ends_soon())
+            .withColumn("complained_unresolved", complained_unresolved())
             .withColumn("competitor_calls_rising",
                         (F.col("competitor_service_calls") > F.coalesce(F.col("competitor_service_calls_avg3"),
                                                                          F.lit(0.0)) + 0.5).cast("int"))
