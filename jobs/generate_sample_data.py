@@ -7,10 +7,6 @@ Writes <landing.root>/<source>/<YYYY-MM-DD>/ files, <landing.root>/_manifest.jso
 """
 from __future__ import annotations
 
-import re
-
-from inlife.errors import JobError
-
 
 def add_arguments(parser) -> None:
     parser.add_argument("--subscribers", type=int, default=10_000, help="subscribers at the start (default 10000)")
@@ -27,16 +23,5 @@ def run(spark, conf, subscribers: int = 10_000, months: int = 1, start_month: st
         bad_row_rate: float | None = None, encoding: str | None = None) -> int:
     from inlife.generator import Params, generate
 
-    if subscribers < 1 or months < 1:
-        raise JobError("--subscribers and --months must be at least 1")
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", start_month):
-        raise JobError(f"--start-month {start_month!r}: expected YYYY-MM")
-    g = conf.get("generator")
-    rate = g["bad_row_rate"] if bad_row_rate is None else bad_row_rate
-    if not 0 <= rate < 0.5:
-        raise JobError(f"--bad-row-rate {rate}: expected a share between 0 and 0.5")
-    params = Params(subscribers=subscribers, months=months, start_month=start_month, seed=seed,
-                    bad_row_rate=rate, encoding=encoding or g["encoding"], activation_rate=g["activation_rate"],
-                    late_rate=g["late_rate"], rows_per_partition=g["rows_per_partition"])
-    generate(spark, conf, params)
+    generate(spark, conf, Params.from_conf(conf, subscribers, months, start_month, seed, bad_row_rate, encoding))
     return 0

@@ -1,9 +1,11 @@
 """The arguments of one generator run and the calendar they imply."""
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from dataclasses import dataclass, field
+
+from inlife.errors import InlifeError
+from inlife.months import MONTH_RE, add_months, month_end, month_start
 
 
 @dataclass(frozen=True)
@@ -40,14 +42,26 @@ class Params:
     # the population, states and truth are the same as in a whole run, so are the lines of each source.
     only: tuple = ()
 
+    @classmethod
+    def from_conf(cls, conf, subscribers: int, months: int, start_month: str, seed: int,
+                  bad_row_rate: float | None = None, encoding: str | None = None) -> Params:
+        """The run's arguments over the ``generator`` section's defaults; errors name the argument."""
+        if subscribers < 1 or months < 1:
+            raise InlifeError("--subscribers and --months must be at least 1")
+        if not MONTH_RE.match(start_month or ""):
+            raise InlifeError(f"--start-month {start_month!r}: expected YYYY-MM")
+        g = conf.get("generator")
+        rate = g["bad_row_rate"] if bad_row_rate is None else bad_row_rate
+        if not 0 <= rate < 0.5:
+            raise InlifeError(f"--bad-row-rate {rate}: expected a share between 0 and 0.5")
+        return cls(subscribers=subscribers, months=months, start_month=start_month, seed=seed,
+                   bad_row_rate=rate, encoding=encoding or g["encoding"], activation_rate=g["activation_rate"],
+                   late_rate=g["late_rate"], rows_per_partition=g["rows_per_partition"])
+
     @property
     def month_list(self) -> list[Month]:
-        y, m = (int(x) for x in self.start_month.split("-"))
-        out = []
-        for i in range(self.months):
-            yy, mm = y + (m - 1 + i) // 12, (m - 1 + i) % 12 + 1
-            out.append(Month(i, dt.date(yy, mm, 1), calendar.monthrange(yy, mm)[1]))
-        return out
+        labels = [add_months(self.start_month, i) for i in range(self.months)]
+        return [Month(i, month_start(m), month_end(m).day) for i, m in enumerate(labels)]
 
     @property
     def start_date(self) -> dt.date:
