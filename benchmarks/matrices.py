@@ -81,12 +81,12 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from inlife.config import load_config
+    from inlife.marketing.recommendations import recommendations
     from inlife.rules.columns import kinds_of
     from inlife.rules.compile import Paths, check, load_ruleset
     from inlife.rules.derived import add_derived
     from inlife.rules.evaluate import evaluate_state, plan
     from inlife.rules.model import RuleSet
-    from inlife.rules.outputs import recommendations
     from inlife.session import build_session
 
     conf = load_config(args.env, ["run.progress=false", "spark.show_console_progress=false", "spark.ui_enabled=false"])

@@ -60,8 +60,8 @@ def main(argv=None) -> int:
 
     from datetime import date, timedelta
 
-    from inlife.campaigns.run import daily
     from inlife.ingest.pipeline import Ingestion
+    from inlife.marketing.targeting import daily
     day = f"{add_months(month, 1)}-10"
     first = date.fromisoformat(f"{add_months(month, 1)}-01")
     t = time.time()     # the nights before, untimed: the month-to-date factors need days 1-9

@@ -15,7 +15,7 @@ def add_arguments(parser) -> None:
 
 
 def run(spark, conf, day: str, no_ingest: bool = False, no_exports: bool = False) -> int:
-    from inlife.campaigns.run import daily
+    from inlife.marketing.targeting import daily
 
     result = daily(spark, conf, day, ingest=not no_ingest, write_exports=not no_exports)
     print("\n".join(result.lines()))

@@ -13,8 +13,8 @@ def add_arguments(parser) -> None:
 
 
 def run(spark, conf, month: str) -> int:
-    from inlife.campaigns.evaluate_run import evaluate_month
+    from inlife.evaluation.build import build_evaluation
 
-    result = evaluate_month(spark, conf, month)
+    result = build_evaluation(spark, conf, month)
     print("\n".join(result.lines()))
     return 0

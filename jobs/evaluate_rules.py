@@ -7,7 +7,7 @@ retention screening tags for a day (scores.tags_daily).
 from __future__ import annotations
 
 from inlife.errors import JobError
-from inlife.rules.run import evaluate_day, evaluate_month
+from inlife.marketing.build import build_daily_tags, build_recommendations
 
 
 def add_arguments(parser) -> None:
@@ -19,7 +19,7 @@ def add_arguments(parser) -> None:
 def run(spark, conf, month: str | None = None, day: str | None = None) -> int:
     if not (month or day):
         raise JobError("give --month or --day")
-    result = evaluate_month(spark, conf, month) if month else evaluate_day(spark, conf, day)
+    result = build_recommendations(spark, conf, month) if month else build_daily_tags(spark, conf, day)
     written = "new version" if result.rules_written else "unchanged"
     print(f"marketing.rules version {result.rules_version} ({written}); state month {result.month}")
     for p in result.published:

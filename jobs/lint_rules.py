@@ -18,7 +18,7 @@ def add_arguments(parser) -> None:
 def run(spark, conf, month: str | None = None, out: str | None = None) -> int:
     state = None
     if month:
-        from inlife.rules.run import build_state
+        from inlife.marketing.build import build_state
         from inlife.tables import Tables
         state = build_state(spark, Tables(spark, conf), month)
     report = lint(conf, spark if state is not None else None, state, month)

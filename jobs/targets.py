@@ -18,7 +18,7 @@ def add_arguments(parser) -> None:
 
 
 def run(spark, conf, month: str | None = None, day: str | None = None, no_exports: bool = False) -> int:
-    from inlife.campaigns.run import daily, targets_month
+    from inlife.marketing.targeting import daily, targets_month
 
     if not (month or day):
         raise JobError("give --month or --day")

@@ -101,9 +101,9 @@ def close_last_month(spark: SparkSession, conf: Config, last: str) -> None:
     """The last month's contacts are worked in the month after: ingest their responses and evaluate them
     (retention and revenue after stay unknown: that month's view does not exist); then one nightly run over
     the month's last days shows the next morning's work orders."""
-    from inlife.campaigns.run import daily
     from inlife.generator.responses import RESPONSE_DAYS
     from inlife.ingest.pipeline import Ingestion
+    from inlife.marketing.targeting import daily
     from inlife.pipeline import MonthResult, evaluate_previous
 
     first_after = month_end(last) + timedelta(days=1)

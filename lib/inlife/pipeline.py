@@ -87,11 +87,11 @@ def run_month(spark: SparkSession, conf: Config, month: str, ingest: bool = True
                         rows_of=lambda r: r.get("rows"), note_of=lambda r: f"models={r.get('models')}")
         result.models = scored.get("models") or {}
     if rules:
-        from inlife.rules.run import evaluate_month
-        _stage(result, "tags and matrices", lambda: evaluate_month(spark, conf, month),
+        from inlife.marketing.build import build_recommendations
+        _stage(result, "tags and matrices", lambda: build_recommendations(spark, conf, month),
                rows_of=lambda r: _published_rows(r.published))
     if rules and targets:
-        from inlife.campaigns.run import targets_month
+        from inlife.marketing.targeting import targets_month
         out = _stage(result, "targets and exports", lambda: targets_month(spark, conf, month),
                      rows_of=lambda r: sum(r.counts.values()),
                      note_of=lambda r: "contacted; " + ", ".join(f"{e['channel']}={e['rows']:,}" for e in r.exports))
@@ -111,7 +111,7 @@ def run_month(spark: SparkSession, conf: Config, month: str, ingest: bool = True
 
 def evaluate_previous(spark: SparkSession, conf: Config, result: MonthResult, month: str | None = None) -> None:
     """Evaluate the campaigns issued from ``month`` (default: the month before ``result.month``), if any."""
-    from inlife.campaigns.evaluate_run import evaluate_month as evaluate_campaigns
+    from inlife.evaluation.build import build_evaluation
     from inlife.months import add_months
     from inlife.tables import Tables
 
@@ -122,7 +122,7 @@ def evaluate_previous(spark: SparkSession, conf: Config, result: MonthResult, mo
         print(f"[pipeline] {result.month} campaign evaluation: no targets issued from {prev}, nothing to evaluate",
               flush=True)
         return
-    out = _stage(result, f"evaluation of {prev}", lambda: evaluate_campaigns(spark, conf, prev),
+    out = _stage(result, f"evaluation of {prev}", lambda: build_evaluation(spark, conf, prev),
                  rows_of=lambda r: _published_rows(r.published))
     result.evaluation = out
     print("\n".join(out.lines()), flush=True)

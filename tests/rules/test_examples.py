@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from inlife.marketing.recommendations import recommendations
 from inlife.rules.compile import load_checked
 from inlife.rules.derived import add_derived
 from inlife.rules.evaluate import evaluate_state, plan
-from inlife.rules.outputs import recommendations
 from tests.rules.stateframes import MONTH, state_frame
 
 TAGGED = {  # name -> (state, expected tags)

@@ -73,7 +73,7 @@ def test_declarations_and_lookups():
     assert declared("smoke.anything") is None
     assert in_layer("unified") == ["unified.customer_view", "unified.outcomes"]
     with pytest.raises(ValueError, match="table marketing.targets is declared twice"):
-        declare(TARGETS, "again", ("batch",), "inlife.campaigns.run.run_batch")
+        declare(TARGETS, "again", ("batch",), "inlife.marketing.targeting.run_batch")
 
 
 def _string_literals(path: Path):

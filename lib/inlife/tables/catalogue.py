@@ -121,27 +121,27 @@ SEGMENT_PROFILES = declare("scores.segment_profiles", "each segment's size and d
 MODEL_SCORES = declare("scores.model_scores", "every champion model's score, grade and reasons", MONTH,
                        "inlife.models.scoring.score_month")
 TAGS = declare("scores.tags", "the month's screening tags from the rules (conf/rules/)", MONTH,
-               "inlife.rules.run.evaluate_month")
+               "inlife.marketing.build.build_recommendations")
 TAGS_DAILY = declare("scores.tags_daily", "the night's retention screening tags", ("day",),
-                     "inlife.rules.run.evaluate_day")
+                     "inlife.marketing.build.build_daily_tags")
 
 # -- marketing ------------------------------------------------------------------------------------------
 RULES = declare("marketing.rules", "every rule of the matrices as last compiled", (),
                 "inlife.rules.compile.sync_rule_table", mode=OVERWRITE, validated=False)
 RECOMMENDATIONS = declare("marketing.recommendations", "each subscriber's matching offers by family", MONTH,
-                          "inlife.rules.run.evaluate_month")
+                          "inlife.marketing.build.build_recommendations")
 TARGETS = declare("marketing.targets", "who each campaign selects, holds out and contacts, by batch",
-                  ("batch",), "inlife.campaigns.run.run_batch")
+                  ("batch",), "inlife.marketing.targeting.run_batch")
 CONTACT_HISTORY = declare("marketing.contact_history", "every contact made, for the contact limits",
-                          ("batch",), "inlife.campaigns.run.run_batch")
+                          ("batch",), "inlife.marketing.targeting.run_batch")
 
 # -- evaluation -----------------------------------------------------------------------------------------
 CAMPAIGN_RESULTS = declare("evaluation.campaign_results", "per campaign, channel and cell: response and uplift",
-                           MONTH, "inlife.campaigns.evaluate_run.evaluate_month")
+                           MONTH, "inlife.evaluation.build.build_evaluation")
 UPLIFT_CURVE = declare("evaluation.uplift_curve", "uplift and Qini at the top k share by expected value",
-                       MONTH, "inlife.campaigns.evaluate_run.evaluate_month")
+                       MONTH, "inlife.evaluation.build.build_evaluation")
 RULE_PRECISION = declare("evaluation.rule_precision", "each tag's next-month churn precision", MONTH,
-                         "inlife.campaigns.evaluate_run.evaluate_month")
+                         "inlife.evaluation.build.build_evaluation")
 
 # -- smoke: the deployment check's own table ------------------------------------------------------------
 SMOKE_EVENTS = declare("smoke.events", "rows the smoke job writes and reads back on a new cluster", MONTH,

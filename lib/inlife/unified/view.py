@@ -72,7 +72,7 @@ def complained_unresolved() -> Column:
 
 def with_derived(view: DataFrame, lifecycle: Mapping) -> DataFrame:
     """Factors computed from other factors of the same month (the nightly run recomputes the fast-moving
-    ones with the same helpers: inlife.campaigns.daily)."""
+    ones with the same helpers: inlife.marketing.nightly)."""
     return (view
             .withColumn("arpm", safe_div(F.col("arpu"), F.col("voice_total_min")))
             .withColumn("balance_to_arpu", balance_to_arpu())

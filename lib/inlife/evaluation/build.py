@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from inlife.campaigns.evaluation import cells_below_floor, outcomes_per_target, results, tag_precision, uplift_curve
 from inlife.config import Config
 from inlife.errors import TableError
+from inlife.evaluation.measures import cells_below_floor, outcomes_per_target, results, tag_precision, uplift_curve
 from inlife.months import add_months, check_month
 from inlife.publish import Publication
 from inlife.tables import Tables
@@ -49,7 +49,7 @@ class EvaluationResult:
         return out
 
 
-def evaluate_month(spark: SparkSession, conf: Config, month: str) -> EvaluationResult:
+def build_evaluation(spark: SparkSession, conf: Config, month: str) -> EvaluationResult:
     month = check_month(month)
     tables = Tables(spark, conf)
     if not tables.exists(TARGETS):

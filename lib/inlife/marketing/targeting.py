@@ -16,11 +16,11 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from inlife.campaigns import exports
-from inlife.campaigns.spec import CampaignConfig, CampaignError, load_campaigns
-from inlife.campaigns.targets import DND_SCHEMA, build_targets, history_rows
 from inlife.config import Config
 from inlife.errors import TableError
+from inlife.marketing import exports
+from inlife.marketing.campaigns import CampaignConfig, CampaignError, load_campaigns
+from inlife.marketing.targets import DND_SCHEMA, build_targets, history_rows
 from inlife.months import add_months, check_month, month_end, month_start
 from inlife.progress import stage
 from inlife.publish import Publication
@@ -126,7 +126,7 @@ def _base(state: DataFrame, recs: DataFrame, reasons: DataFrame | None, tags: Da
 def run_batch(spark: SparkSession, conf: Config, base: DataFrame, kinds_state: DataFrame, *, batch: str,
               batch_kind: str, month: str, contact_date: date, capacity_days: int, first: date, last: date,
               write_exports: bool = True) -> TargetsResult:
-    from inlife.campaigns.spec import check_expressions
+    from inlife.marketing.campaigns import check_expressions
     from inlife.rules.columns import kinds_of
     from inlife.rules.compile import Paths, load_ruleset
 
@@ -171,7 +171,7 @@ def run_batch(spark: SparkSession, conf: Config, base: DataFrame, kinds_state: D
 def targets_month(spark: SparkSession, conf: Config, month: str, state: DataFrame | None = None,
                   write_exports: bool = True) -> TargetsResult:
     """The monthly campaigns over month ``month``'s recommendations; the channels work them the next month."""
-    from inlife.rules.run import build_state
+    from inlife.marketing.build import build_state
 
     month = check_month(month)
     tables = Tables(spark, conf)
@@ -202,9 +202,9 @@ def daily(spark: SparkSession, conf: Config, day: str, ingest: bool = True, writ
     screening tags (scores.tags_daily), and build the next morning's daily campaign targets and work orders."""
     import time
 
-    from inlife.campaigns.daily import refresh_fast_factors
+    from inlife.marketing.build import build_daily_tags, build_state
+    from inlife.marketing.nightly import refresh_fast_factors
     from inlife.rules.compile import Paths, load_ruleset
-    from inlife.rules.run import build_state, evaluate_day
 
     d = date.fromisoformat(day)
     tables = Tables(spark, conf)
@@ -221,7 +221,7 @@ def daily(spark: SparkSession, conf: Config, day: str, ingest: bool = True, writ
             tables.read(SERVICE_CONTACTS), d,
             {"low_balance": conf.get("intermediate.low_balance"), **conf.get("campaigns.nightly")}).cache()
         st.rows = state.count()
-    evaluate_day(spark, conf, day, state=state, state_month=month)
+    build_daily_tags(spark, conf, day, state=state, state_month=month)
     ruleset, _ = load_ruleset(Paths.from_conf(conf), conf.get("rules.params"))
     screening = [r.outputs["tag_id"] for r in ruleset.rules if r.family == "tag" and r.outputs.get("screening")]
     recs = tables.read(RECOMMENDATIONS, partitions={"month": month})

@@ -36,7 +36,7 @@ from pyspark.sql.types import (
     StructType,
 )
 
-from inlife.campaigns.spec import Campaign, ContactPolicy
+from inlife.marketing.campaigns import Campaign, ContactPolicy
 
 TARGETS_SCHEMA = StructType([
     StructField("batch", StringType()),               # YYYY-MM (monthly) or YYYY-MM-DD (daily): the partition

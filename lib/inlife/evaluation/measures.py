@@ -1,6 +1,6 @@
 """Campaign results: what happened to contacted and held-out subscribers, and what the campaign changed.
 
-Inputs of month M (pure transforms; lib/inlife/campaigns/evaluate_run.py reads and writes the tables):
+Inputs of month M (pure transforms; lib/inlife/evaluation/build.py reads and writes the tables):
 - ``targets``: marketing.targets rows issued from month M's state (the monthly batch M and the daily
   batches of the month after), selected rows only - contacted or held out by the same rule;
 - ``responses``: raw.campaign_responses (answer accepted / declined / no_answer for contacts, organic for

@@ -24,20 +24,20 @@ from inlife.tables.catalogue import (
     raw,
 )
 from inlife.unified.dictionary import view_columns
-from tests.campaigns.frames import campaign, campaigns_file
 from tests.intermediate.rawframes import raw_frame
+from tests.marketing.frames import campaign, campaigns_file
 from tests.rules.stateframes import state_frame
 
 MONTH = "2024-03"
 N = 2000
-# with these, the shipped retention matrix recommends P_PREPAY100_GET260 (tests/rules/test_rules_runs.py)
+# with these, the shipped retention matrix recommends P_PREPAY100_GET260 (tests/marketing/test_recommendations_runs.py)
 PROFILE = {"tenure_months": 5, "return_rate": 90.0, "arpu": 25.0, "vip_level": "GOLD", "value_tier": "mid",
            "prepaid_flag": 1, "month_end_balance": 50.0, "activation_date": "2023-10-15", "status": "ACTIVE"}
 
 
 @pytest.fixture(scope="module")
 def lake(spark, base_conf, tmp_path_factory):
-    from inlife.rules.run import evaluate_month
+    from inlife.marketing.build import build_recommendations
     from inlife.tables import Tables
 
     tmp = tmp_path_factory.mktemp("campaign_runs")
@@ -55,7 +55,7 @@ def lake(spark, base_conf, tmp_path_factory):
     rows = [dict(PROFILE) for _ in range(N)]
     state = state_frame(spark, rows, MONTH).cache()
     tables.overwrite(CUSTOMER_VIEW, state.select(*view_columns()), partition_by=["month"])
-    evaluate_month(spark, conf, MONTH, state=state)           # marketing.recommendations and scores.tags
+    build_recommendations(spark, conf, MONTH, state=state)    # marketing.recommendations and scores.tags
     tables.overwrite(SUBSCRIBERS, raw_frame(spark, "subscribers", [
         {"subscriber_id": i, "snapshot_date": "2024-03-01", "status": "ACTIVE"} for i in range(1, N + 1)],
         "2024-03-01"), partition_by=["batch_date"])
@@ -70,10 +70,10 @@ def lake(spark, base_conf, tmp_path_factory):
 
 
 def test_uplift_measured_on_simulated_responses_covers_the_true_effect(spark, lake):
-    from inlife.campaigns.evaluate_run import evaluate_month
-    from inlife.campaigns.run import targets_month
+    from inlife.evaluation.build import build_evaluation
     from inlife.generator.responses import simulate
     from inlife.ingest.pipeline import Ingestion
+    from inlife.marketing.targeting import targets_month
 
     conf, tables, state = lake
     first = targets_month(spark, conf, MONTH, state=state)
@@ -83,7 +83,7 @@ def test_uplift_measured_on_simulated_responses_covers_the_true_effect(spark, la
     assert again.counts == first.counts
     assert tables.read(CONTACT_HISTORY).count() == sum(first.counts.values())
     for e in first.exports:
-        from inlife.campaigns.exports import verify
+        from inlife.marketing.exports import verify
         assert verify(Path(e["path"]))["rows"] == e["rows"]
 
     sim = simulate(spark, conf, MONTH, seed=11)
@@ -91,7 +91,7 @@ def test_uplift_measured_on_simulated_responses_covers_the_true_effect(spark, la
     reports = Ingestion(spark, conf).run("campaign_responses", days)
     landed = sum(sim["answers"].values())
     assert sum(r.totals()["rows_written"] for r in reports) == landed > 0
-    result = evaluate_month(spark, conf, MONTH)
+    result = build_evaluation(spark, conf, MONTH)
     measured = {r["campaign_id"]: r for r in result.campaigns}
     assert set(measured) == {"RET_CALL", "RET_SMS"}
     for cid, truth in sim["true_effects"].items():
@@ -107,7 +107,7 @@ def test_uplift_measured_on_simulated_responses_covers_the_true_effect(spark, la
 
 
 def test_nightly_run_gives_a_work_order_to_the_subscriber_whose_balance_dropped(spark, lake):
-    from inlife.campaigns.run import daily
+    from inlife.marketing.targeting import daily
 
     conf, tables, _ = lake
     day = "2024-04-03"

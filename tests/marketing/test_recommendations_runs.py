@@ -6,11 +6,11 @@ from pathlib import Path
 
 import yaml
 
+from inlife.marketing.recommendations import recommendations
 from inlife.rules.compile import Paths, check, load_ruleset, sync_rule_table
 from inlife.rules.derived import add_derived
 from inlife.rules.evaluate import evaluate_state, plan
 from inlife.rules.lint import lint, render_table, write_outputs
-from inlife.rules.outputs import recommendations
 from inlife.tables.catalogue import RECOMMENDATIONS, RULES, TAGS, TAGS_DAILY
 from tests.rules.stateframes import MONTH, state_frame
 
@@ -134,14 +134,14 @@ def test_lint_finds_what_is_wrong_with_a_bad_matrix(spark, conf, tmp_path):
 
 
 def test_month_and_day_runs_publish_validated_tables(spark, conf, tables):
-    from inlife.rules.run import evaluate_day, evaluate_month
+    from inlife.marketing.build import build_daily_tags, build_recommendations
 
     state = state_frame(spark, [
         {"tenure_months": 5, "return_rate": 90.0, "arpu": 25.0, "vip_level": "GOLD", "value_tier": "mid"},
         {"month_end_balance": 1.0, "complained_unresolved": 1, "churn_grade": "abnormal", "value_tier": "high"},
         {},
     ])
-    first = evaluate_month(spark, conf, MONTH, state=state)
+    first = build_recommendations(spark, conf, MONTH, state=state)
     assert first.rules_written
     recs = {r["subscriber_id"]: r for r in tables.read(RECOMMENDATIONS, partitions={"month": MONTH}).collect()}
     assert len(recs) == 3 and recs[1]["main_policy"] == "P_PREPAY100_GET260"
@@ -155,10 +155,10 @@ def test_month_and_day_runs_publish_validated_tables(spark, conf, tables):
     tags = {(r["subscriber_id"], r["tag_id"]): r for r in tables.read(TAGS).collect()}
     assert (1, "vip_gold") in tags and tags[(1, "vip_gold")]["rule_id"] == "vip_gold"
     assert tags[(2, "screen_low_month_end_balance")]["screening"] is True
-    second = evaluate_month(spark, conf, MONTH, state=state)
+    second = build_recommendations(spark, conf, MONTH, state=state)
     assert (second.rules_version, second.rules_written) == (first.rules_version, False)
     assert tables.read(RECOMMENDATIONS).count() == 3  # the month was replaced, not appended
-    evaluate_day(spark, conf, "2024-04-02", state=state, state_month=MONTH)
+    build_daily_tags(spark, conf, "2024-04-02", state=state, state_month=MONTH)
     daily = tables.read(TAGS_DAILY, partitions={"day": "2024-04-02"}).collect()
     assert {r["tag_id"] for r in daily if r["subscriber_id"] == 2} == {
         "screen_low_month_end_balance", "screen_unresolved_complaint", "screen_model_high_risk"}

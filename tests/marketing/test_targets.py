@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from inlife.campaigns.spec import CampaignError, check_expressions, load_campaigns
-from inlife.campaigns.targets import DND_SCHEMA, HISTORY_SCHEMA, build_targets, history_rows
+from inlife.marketing.campaigns import CampaignError, check_expressions, load_campaigns
+from inlife.marketing.targets import DND_SCHEMA, HISTORY_SCHEMA, build_targets, history_rows
 from inlife.rules.columns import kinds_of
-from tests.campaigns.frames import DAY, base_frame, campaign, campaigns_file
+from tests.marketing.frames import DAY, base_frame, campaign, campaigns_file
 
 TAG_IDS = {"sensitive", "screen_low_month_end_balance"}
 
@@ -129,7 +129,7 @@ def test_campaign_file_errors_name_the_campaign_and_key(spark, tmp_path):
 
 
 def test_shipped_campaigns_file_loads(conf):
-    from inlife.campaigns.run import campaign_config
+    from inlife.marketing.targeting import campaign_config
 
     cfg = campaign_config(conf)
     assert [c.id for c in cfg.campaigns][:2] == ["C_RETAIN_HIGH_VALUE", "C_RETAIN_CALL"]
@@ -137,7 +137,7 @@ def test_shipped_campaigns_file_loads(conf):
 
 
 def test_exports_match_their_manifests(spark, tmp_path):
-    from inlife.campaigns import exports
+    from inlife.marketing import exports
 
     base = base_frame(spark, [{"churn_probability": 0.1 * i} for i in range(1, 9)])
     campaigns = (campaign("CM", "[customer_manager]") + campaign("CALL", "[outbound_call]", holdout=0.3)
@@ -173,7 +173,7 @@ def test_exports_match_their_manifests(spark, tmp_path):
 
 
 def test_a_bad_do_not_disturb_line_names_the_file_and_line(spark, conf, tmp_path):
-    from inlife.campaigns.run import campaign_config, read_dnd
+    from inlife.marketing.targeting import campaign_config, read_dnd
 
     cfg = campaign_config(conf)
     landing = Path(conf.path("landing.root"))

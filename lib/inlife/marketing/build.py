@@ -1,7 +1,7 @@
 """The monthly and daily rule runs: state -> rule table -> evaluation -> validated, committed outputs.
 
-    result = evaluate_month(spark, conf, "2024-03")             # scores.tags + marketing.recommendations
-    result = evaluate_day(spark, conf, "2024-03-15")            # scores.tags_daily (screening tags)
+    result = build_recommendations(spark, conf, "2024-03")             # scores.tags + marketing.recommendations
+    result = build_daily_tags(spark, conf, "2024-03-15")            # scores.tags_daily (screening tags)
 
 ``state`` may be given (tests, benchmarks); otherwise it is built from unified.customer_view and the
 scores tables of the month (lib/inlife/scores/state.py) plus the rules' derived columns (derived.py).
@@ -15,13 +15,13 @@ from pyspark.sql import functions as F
 
 from inlife.config import Config
 from inlife.errors import TableError
+from inlife.marketing.recommendations import recommendations, tag_rows
 from inlife.months import add_months
 from inlife.publish import Publication
 from inlife.rules.columns import MODELS, kinds_of
 from inlife.rules.compile import Paths, check, load_ruleset, read_rule_table, sync_rule_table
 from inlife.rules.derived import add_derived
 from inlife.rules.evaluate import evaluate_state, plan
-from inlife.rules.outputs import recommendations, tag_rows
 from inlife.tables import Tables
 from inlife.tables.catalogue import CUSTOMER_VIEW, MODEL_SCORES, RECOMMENDATIONS, SEGMENTS, TAGS, TAGS_DAILY, VALUE
 
@@ -60,7 +60,7 @@ def prepare(spark: SparkSession, conf: Config, tables: Tables, state: DataFrame,
     return stored, catalogue, nodes, version, written
 
 
-def evaluate_month(spark: SparkSession, conf: Config, month: str, state: DataFrame | None = None) -> RunResult:
+def build_recommendations(spark: SparkSession, conf: Config, month: str, state: DataFrame | None = None) -> RunResult:
     tables = Tables(spark, conf)
     state = state if state is not None else build_state(spark, tables, month)
     state = add_derived(state, month)          # keeps quarters already present
@@ -75,7 +75,7 @@ def evaluate_month(spark: SparkSession, conf: Config, month: str, state: DataFra
     return RunResult(month, version, written, pub.results)
 
 
-def evaluate_day(spark: SparkSession, conf: Config, day: str, state: DataFrame | None = None,
+def build_daily_tags(spark: SparkSession, conf: Config, day: str, state: DataFrame | None = None,
                  state_month: str | None = None) -> RunResult:
     """Screening tags for ``day`` over the latest state at or before it (the view is monthly: the day's
     month if built, else the month before)."""
