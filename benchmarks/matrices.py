@@ -26,10 +26,10 @@ SEGMENTS = ["out_of_province_called", "local_talker", "business_roamer", "youth_
             "low_use"]
 
 
-def synthetic_state(spark, n: int, month: str):
+def synthetic_state(spark, conf, n: int, month: str):
     from pyspark.sql import functions as F
 
-    from inlife.rules.columns import state_schema
+    from inlife.rules.columns import state_names, state_schema
 
     def pick(values, seed):
         arr = F.array(*[F.lit(v) for v in values])
@@ -48,7 +48,7 @@ def synthetic_state(spark, n: int, month: str):
     )
     # every other state column the shipped tags name: typed nulls
     present = set(df.columns)
-    fill = [F.lit(None).cast(f.dataType).alias(f.name) for f in state_schema().fields if f.name not in present]
+    fill = [F.lit(None).cast(f.dataType).alias(f.name) for f in state_schema(*state_names(conf)).fields if f.name not in present]
     return df.select("*", *fill)
 
 
@@ -94,7 +94,7 @@ def main(argv=None) -> int:
     shipped, catalogue = load_ruleset(Paths.from_conf(conf))
     keep = [r for r in shipped.rules if r.matrix in ("tags", "priority")]
     ruleset = RuleSet(keep + synthetic_rules(args.rules), shipped.dimensions, shipped.matrices)
-    state = add_derived(synthetic_state(spark, args.subscribers, args.month), args.month).cache()
+    state = add_derived(synthetic_state(spark, conf, args.subscribers, args.month), args.month).cache()
     rows = state.count()
 
     started = time.time()

@@ -12,7 +12,7 @@ from inlife.rules.derived import add_derived
 from inlife.rules.evaluate import evaluate_state, plan
 from inlife.rules.lint import lint, render_table, write_outputs
 from inlife.tables.catalogue import RECOMMENDATIONS, RULES, TAGS, TAGS_DAILY
-from tests.rules.stateframes import MONTH, state_frame
+from tests.rules.stateframes import KINDS, MONTH, state_frame
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,7 +38,7 @@ def test_precedence_then_file_order_decides(spark, conf, tmp_path):
         {"id": "vpn.tie_second", "precedence": 5, "condition": "arpu > 100", "policy": "P_VPN_JOIN"},
     ]))
     ruleset, catalogue = load_ruleset(paths)
-    nodes = check(ruleset)
+    nodes = check(ruleset, KINDS)
     state = add_derived(state_frame(spark, [{"arpu": 50.0}, {"arpu": 500.0}, {"arpu": 0.0}]), MONTH)
     plans = plan(ruleset, nodes, catalogue, MONTH, matrices=["vpn"])
     got = [recommendations(evaluate_state(spark, state, ruleset, plans), plans, catalogue, MONTH, 1)

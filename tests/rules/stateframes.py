@@ -2,16 +2,22 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from pyspark.sql.types import StructType
 
-from inlife.rules.columns import state_schema
+from inlife.config import load_config
+from inlife.rules.columns import state_names, state_schema, static_kinds
 
 MONTH = "2024-03"
+# The shipped configuration: its model specs and value criteria name state columns.
+CONF = load_config("test", conf_dir=Path(__file__).resolve().parents[2] / "conf")
+SCHEMA = state_schema(*state_names(CONF))
+KINDS = static_kinds(CONF)
 
 
 def state_frame(spark, rows: list[dict], month: str = MONTH):
-    schema: StructType = state_schema()
+    schema: StructType = SCHEMA
     names = set(schema.names)
     full = []
     for i, row in enumerate(rows, start=1):

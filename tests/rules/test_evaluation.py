@@ -9,19 +9,19 @@ import random
 import pytest
 from pyspark.sql import functions as F
 
-from inlife.rules.columns import TAGS_COLUMN, kinds_of, state_schema, static_kinds
+from inlife.rules.columns import TAGS_COLUMN, kinds_of
 from inlife.rules.compile import check, load_checked
 from inlife.rules.derived import add_derived
 from inlife.rules.evaluate import WORD, evaluate_state, first_slots, plan, table_span
 from inlife.rules.expressions import parse, to_column
 from inlife.rules.index import _Space, build_index, conjuncts
 from inlife.rules.model import Rule, RuleSet
-from tests.rules.stateframes import MONTH, state_frame
+from tests.rules.stateframes import KINDS, MONTH, SCHEMA, state_frame
 
 
 # -- index.py ------------------------------------------------------------------------------------------------
 def node(text: str):
-    return parse(text, static_kinds(), tags={"vip_gold"})
+    return parse(text, KINDS, tags={"vip_gold"})
 
 
 def test_conjuncts_split_top_level_and_only():
@@ -44,7 +44,7 @@ def test_one_column_conjuncts_are_indexed_the_rest_stay_residual():
              node("not (arpu between 10 and 20) or arpu is null"),
              node("has_tag('vip_gold') and tenure_months >= 12"),
              None]
-    ix = build_index(nodes, state_schema(), 1)
+    ix = build_index(nodes, SCHEMA, 1)
     assert sorted(c.column for c in ix.columns) == ["arpu", "tenure_months", "vip_level"]
     assert [[c.text for c in r] for r in ix.residual] == [["arpu + tenure_months > 3"], [], ["has_tag('vip_gold')"], []]
     arpu = next(c for c in ix.columns if c.column == "arpu")

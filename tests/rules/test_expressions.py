@@ -1,17 +1,17 @@
 """The condition language: what it accepts, and every kind of rejection (before Spark sees anything)."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
-from inlife.rules.columns import static_kinds
 from inlife.rules.compile import Paths, check, load_ruleset
 from inlife.rules.expressions import RuleError, columns_of, parse
+from tests.rules.stateframes import KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
-KINDS = static_kinds()
 
 
 @pytest.mark.parametrize("text", [
@@ -95,14 +95,14 @@ def test_a_bad_condition_in_a_rule_file_names_file_rule_and_part(tmp_path):
     paths.tags.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     ruleset, _ = load_ruleset(paths)
     with pytest.raises(RuleError) as err:
-        check(ruleset)
+        check(ruleset, KINDS)
     assert str(paths.tags) in str(err.value) and "rule vip_diamond" in str(err.value)
     assert "reflect" in str(err.value)
 
 
 def test_the_shipped_rules_all_check():
     ruleset, catalogue = load_ruleset(Paths(ROOT / "conf/tags.yaml", ROOT / "conf/matrices", ROOT / "conf/policies.yaml"))
-    nodes = check(ruleset)
+    nodes = check(ruleset, KINDS)
     assert len(nodes) == len(ruleset.rules)
     families = {r.family for r in ruleset.rules}
     assert families == {"tag", "priority", "retention", "new_business", "traffic", "vpn"}
@@ -114,3 +114,20 @@ def test_the_shipped_rules_all_check():
               "screen_unresolved_complaint", "screen_bundle_ending", "screen_competitor_calls"]:
         assert t in tag_ids
     assert catalogue.groups["G6"].default in catalogue.groups["G6"].policies
+
+
+def test_a_new_model_spec_gives_the_rules_its_columns(tmp_path):
+    """The state's model and value columns come from conf/models and conf/value_model.yaml, not from code."""
+    from inlife.rules.columns import static_kinds
+    from tests.rules.stateframes import CONF
+
+    specs = tmp_path / "models"
+    shutil.copytree(ROOT / "conf" / "models", specs)
+    shutil.copy(specs / "churn.yaml", specs / "port_out_risk.yaml")
+    kinds = static_kinds(CONF.with_overrides({"models.specs_dir": str(specs)}))
+    new = {c: kinds[c] for c in kinds if c.startswith("port_out_risk_") or c.startswith("value_")}
+    assert new == {"port_out_risk_score": "number", "port_out_risk_probability": "number",
+                   "port_out_risk_decile": "number", "port_out_risk_grade": "string",
+                   "value_score": "number", "value_tier": "string", "value_current": "number",
+                   "value_loyalty": "number", "value_influence": "number"}
+    assert "port_out_risk_score" not in KINDS

@@ -18,7 +18,7 @@ from inlife.errors import TableError
 from inlife.marketing.recommendations import recommendations, tag_rows
 from inlife.months import add_months
 from inlife.publish import Publication
-from inlife.rules.columns import MODELS, kinds_of
+from inlife.rules.columns import kinds_of, state_names
 from inlife.rules.compile import Paths, check, load_ruleset, read_rule_table, sync_rule_table
 from inlife.rules.derived import add_derived
 from inlife.rules.evaluate import evaluate_state, plan
@@ -35,6 +35,7 @@ class RunResult:
 
 
 def build_state(spark: SparkSession, tables: Tables, month: str) -> DataFrame:
+    """The month's subscriber state: the view, the scores of the models and value criteria in config."""
     from inlife.scores.state import subscriber_state
 
     if not tables.exists(CUSTOMER_VIEW):
@@ -43,7 +44,7 @@ def build_state(spark: SparkSession, tables: Tables, month: str) -> DataFrame:
 
     def opt(name: str):
         return tables.read(name, partitions={"month": month}) if tables.exists(name) else None
-    state = subscriber_state(view, opt(VALUE), opt(MODEL_SCORES), opt(SEGMENTS), MODELS)
+    state = subscriber_state(view, opt(VALUE), opt(MODEL_SCORES), opt(SEGMENTS), *state_names(tables.conf))
     history = tables.read(CUSTOMER_VIEW, partitions={"month": [add_months(month, -n) for n in range(1, 10)]}) \
         .select("subscriber_id", "month", "return_rate")
     return add_derived(state, month, history)

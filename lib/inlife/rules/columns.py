@@ -1,7 +1,8 @@
 """The columns rules may name: the subscriber state (lib/inlife/scores/state.py) plus what the rules code adds.
 
 - every ``unified.customer_view`` column (lib/inlife/unified/factors.yaml), typed from its unit;
-- the value index, ``<model>_score/_probability/_decile/_grade`` for every model, the segment columns;
+- the value index (``value_<criterion>`` per criterion of conf/value_model.yaml),
+  ``<model>_score/_probability/_decile/_grade`` for every model of conf/models, the segment columns;
 - added here: ``return_rate_q1``, ``return_rate_q2``, ``return_rate_q3`` - the average return rate of each of
   the previous three quarters (months M-3..M-1, M-6..M-4, M-9..M-7; see ``quarters.py``) so that "return rate
   above 86 in each of the previous three quarters" is ``least(return_rate_q1, return_rate_q2,
@@ -28,8 +29,6 @@ from pyspark.sql.types import (
 
 from inlife.rules.expressions import spark_type_kind
 
-MODELS = ["churn", "stickiness", "newspaper_response", "crbt_silent_response", "ringtone_change_active",
-          "mobile_internet_silent_active", "mobile_internet_fluctuation"]
 QUARTER_COLUMNS = ["return_rate_q1", "return_rate_q2", "return_rate_q3"]
 DERIVED_INT = ["days_since_activation"]
 TAGS_COLUMN = "tags"
@@ -51,15 +50,24 @@ def _view_type(name: str, unit: str) -> DataType:
     return DoubleType()
 
 
-@lru_cache(maxsize=1)
-def state_schema(models: tuple[str, ...] = tuple(MODELS)) -> StructType:
+def state_names(conf) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The names the state takes from config: the models (conf/models) and the value criteria
+    (conf/value_model.yaml). A new model spec gives the rules its columns without a change of code."""
+    from inlife.models.spec import spec_names
+    from inlife.scores.value import load_value_model
+
+    return tuple(spec_names(conf)), tuple(load_value_model(conf).subscriber.criteria)
+
+
+@lru_cache(maxsize=4)
+def state_schema(models: tuple[str, ...], criteria: tuple[str, ...]) -> StructType:
     """The full state row as the rules see it (view + scores + quarters + tags)."""
+    from inlife.scores.state import value_columns
     from inlife.unified.dictionary import load_factors
 
     fields = [StructField(f.name, _view_type(f.name, f.unit)) for f in load_factors()]
-    fields += [StructField("value_score", DoubleType()), StructField("value_tier", StringType()),
-               StructField("value_current", DoubleType()), StructField("value_loyalty", DoubleType()),
-               StructField("value_influence", DoubleType())]
+    fields += [StructField(c, StringType() if t == "string" else DoubleType())
+               for c, t in value_columns(criteria).items()]
     for m in models:
         fields += [StructField(f"{m}_score", DoubleType()), StructField(f"{m}_probability", DoubleType()),
                    StructField(f"{m}_decile", IntegerType()), StructField(f"{m}_grade", StringType())]
@@ -75,8 +83,9 @@ def kinds_of(schema: StructType) -> dict[str, str]:
     return {f.name: spark_type_kind(f.dataType.simpleString()) for f in schema.fields if f.name != TAGS_COLUMN}
 
 
-def static_kinds() -> dict[str, str]:
-    return kinds_of(state_schema())
+def static_kinds(conf) -> dict[str, str]:
+    """The state's kinds without a state at hand (lint, checks before Spark runs)."""
+    return kinds_of(state_schema(*state_names(conf)))
 
 
 def with_tags_field(schema: StructType) -> StructType:

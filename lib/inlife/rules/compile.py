@@ -86,12 +86,12 @@ def load_ruleset(paths: Paths, overrides: Mapping[str, Any] | None = None,
     return RuleSet(rules, dimensions, matrices, sources), catalogue
 
 
-def check(ruleset: RuleSet, kinds: Mapping[str, str] | None = None,
+def check(ruleset: RuleSet, kinds: Mapping[str, str],
           collector: Collector | None = None) -> dict[str, Node | None]:
     """Parse and type-check every condition against the state columns; rule id -> checked tree (None: no
     condition). Tag conditions may not use has_tag; matrix conditions may name any tag id."""
     collector = collector or Collector()
-    kinds = dict(kinds or static_kinds())
+    kinds = dict(kinds)
     tag_ids = ruleset.tag_ids()
     out: dict[str, Node | None] = {}
     for r in ruleset.rules:
@@ -112,7 +112,7 @@ def check(ruleset: RuleSet, kinds: Mapping[str, str] | None = None,
 
 def load_checked(conf: Config, kinds: Mapping[str, str] | None = None) -> tuple[RuleSet, Catalogue, dict]:
     ruleset, catalogue = load_ruleset(Paths.from_conf(conf), conf.get("rules.params"))
-    return ruleset, catalogue, check(ruleset, kinds)
+    return ruleset, catalogue, check(ruleset, kinds or static_kinds(conf))
 
 
 # -- the Delta rule table ------------------------------------------------------------------------------------

@@ -294,7 +294,7 @@ def lint(conf, spark=None, state=None, month: str | None = None, paths=None) -> 
 
     collector = Collector(collect=True)
     ruleset, catalogue = load_ruleset(paths or Paths.from_conf(conf), conf.get("rules.params"), collector)
-    kinds = kinds_of(state.schema) if state is not None else static_kinds()
+    kinds = kinds_of(state.schema) if state is not None else static_kinds(conf)
     nodes = check(ruleset, kinds, collector)
     report = LintReport(lint_rules(ruleset, nodes, collector, catalogue, month))
     if spark is not None and state is not None:

@@ -10,16 +10,8 @@ CHURN_GRADES = ["abnormal", "normal"]                       # 有异动 / 无异
 STICKINESS_GRADES = ["high", "mid", "none"]                 # by configured score cut-offs
 PROPENSITY_GRADES = ["high", "low"]
 
-# scores.value: the AHP value index of each subscriber
-VALUE = StructType([
-    StructField("subscriber_id", LongType()),
-    StructField("month", StringType()),
-    StructField("value_score", DoubleType()),               # 0-100
-    StructField("value_tier", StringType()),                # VALUE_TIERS
-    StructField("value_current", DoubleType()),             # criterion scores, 0-100 each
-    StructField("value_loyalty", DoubleType()),
-    StructField("value_influence", DoubleType()),
-])
+# scores.value: value_score, value_tier and value_<criterion> per criterion of conf/value_model.yaml
+# (inlife.scores.value.subscriber_value)
 
 REASON = StructType([
     StructField("factor", StringType()),                    # a unified.customer_view column

@@ -1,7 +1,7 @@
 """The subscriber state that tags and matrices are evaluated over: the customer view plus scores.
 
 One row per subscriber-month: every unified.customer_view column, the value index (value_score,
-value_tier and the criterion scores), per model ``<model>_score``, ``<model>_probability``,
+value_tier and value_<criterion> per criterion of conf/value_model.yaml), per model (conf/models) ``<model>_score``, ``<model>_probability``,
 ``<model>_decile`` and ``<model>_grade``, and the segment columns. Rules may name any of these columns.
 """
 from __future__ import annotations
@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from inlife.scores.value import criterion_columns
+
 KEYS = ["subscriber_id", "month"]
 MODEL_FIELDS = ["score", "probability", "decile", "grade"]
 
@@ -19,16 +21,21 @@ def model_columns(models: Sequence[str]) -> list[str]:
     return [f"{m}_{f}" for m in models for f in MODEL_FIELDS]
 
 
+def value_columns(criteria: Sequence[str]) -> dict[str, str]:
+    """The value index's columns in the state, with their types."""
+    return {"value_score": "double", "value_tier": "string", **{c: "double" for c in criterion_columns(criteria)}}
+
+
 def subscriber_state(view: DataFrame, value: DataFrame | None, model_scores: DataFrame | None,
-                     segments: DataFrame | None, models: Sequence[str]) -> DataFrame:
-    """view left-joined with the month's scores; a model without scores leaves its columns null."""
+                     segments: DataFrame | None, models: Sequence[str], criteria: Sequence[str]) -> DataFrame:
+    """view left-joined with the month's scores; a model without scores leaves its columns null.
+    ``models``: the model specs (conf/models); ``criteria``: the value model's (conf/value_model.yaml)."""
     state = view
+    columns = value_columns(criteria)
     if value is not None:
-        state = state.join(value.select(*KEYS, "value_score", "value_tier", "value_current", "value_loyalty",
-                                        "value_influence"), KEYS, "left")
+        state = state.join(value.select(*KEYS, *columns), KEYS, "left")
     else:
-        for c, t in (("value_score", "double"), ("value_tier", "string"), ("value_current", "double"),
-                     ("value_loyalty", "double"), ("value_influence", "double")):
+        for c, t in columns.items():
             state = state.withColumn(c, F.lit(None).cast(t))
     models = list(models)
     if model_scores is not None and models:

@@ -64,6 +64,11 @@ def _hierarchy(spec: Mapping, where: str) -> Hierarchy:
     return Hierarchy(criteria, top.weights, indicators)
 
 
+def criterion_columns(criteria) -> list[str]:
+    """scores.value's column per criterion: value_<criterion>, 0-100."""
+    return [f"value_{c}" for c in criteria]
+
+
 def load_value_model(conf: Config | None = None, path: str | Path | None = None) -> ValueModel:
     path = Path(path) if path else Path(conf.conf_dir) / "value_model.yaml"
     try:
@@ -134,7 +139,7 @@ def subscriber_value(view: DataFrame, model: ValueModel) -> DataFrame:
     """scores.value rows for the month's view: value_score, value_tier and value_<criterion> per criterion
     (the shipped model's criteria give value_current, value_loyalty, value_influence)."""
     scored = with_tier(with_value_score(view, model.subscriber, model.method, model.limits), model.tiers)
-    crit = [f"value_{c}" for c in model.subscriber.criteria]
+    crit = criterion_columns(model.subscriber.criteria)
     return scored.select("subscriber_id", "month", F.round("value_score", 4).alias("value_score"), "value_tier",
                          *[F.round(c, 4).alias(c) for c in crit])
 
@@ -157,6 +162,6 @@ def group_value(view: DataFrame, value: DataFrame, model: ValueModel) -> DataFra
     """scores.group_value rows: the group customers' own value index and tier."""
     g = group_indicators(view, value)
     scored = with_tier(with_value_score(g, model.group, model.method, model.limits), model.tiers)
-    crit = [f"value_{c}" for c in model.group.criteria]
+    crit = criterion_columns(model.group.criteria)
     return scored.select("group_id", "month", "members", F.round("value_score", 4).alias("value_score"),
                          "value_tier", *[F.round(c, 4).alias(c) for c in crit])
