@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # Test processes side by side (pytest-xdist, one Spark driver each): most tests wait on driver-side
-# planning, Delta commits and JVM start-up rather than on both cores (1370 s in one process here, 772-885 s in two).
+# planning, Delta commits and JVM start-up rather than on both cores, so two overlap well on two cores.
 TEST_WORKERS ?= 2
 MVN    ?= mvn
 

@@ -1,4 +1,4 @@
-"""The nightly run (seed 002: "extract the factors overnight, give the tasks to customer managers next
+"""The nightly run ("extract the factors overnight, give the tasks to customer managers next
 morning"): ingest the day's batches, refresh the fast-moving factors (balance, recharge, complaints, bundle
 end) over last month's view without rebuilding it, evaluate the screening tags (scores.tags_daily), and
 emit the next morning's work orders and daily campaign pushes.

@@ -159,9 +159,8 @@ class Validator:
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
             })
             # persist=False: GX would otherwise persist every frame it is given and never release it. Callers
-            # validate frames they have cached (or cheap projections of one): GX's own copy of a month of 200k
-            # subscribers' raw voice CDR cost 9 s of a 13 s validation, and the copies piled up in memory
-            # and on local disk for the rest of the run.
+            # validate frames they have cached (or cheap projections of one): GX's own copy would cost most
+            # of a validation's time, and the copies would pile up in memory and on local disk for the run.
             self._datasource = ctx.data_sources.add_spark("inlife_spark", persist=False)
             self._ctx = ctx
         return self._ctx

@@ -32,8 +32,7 @@ SESSION_CONF = {"spark.python.sql.dataFrameDebugging.enabled": "false"}
 
 # The level inlife caches frames at: deserialised, as Dataset.cache() does. PySpark's MEMORY_AND_DISK is
 # the serialised level: every cached columnar batch is serialised when the cache is filled and deserialised
-# on every scan. Ingesting a month of 200k subscribers' voice CDR (classify into the cache, write raw and
-# quarantine, validate) took 13-20 % longer with it.
+# on every scan, and ingestion scans its cache several times (write raw and quarantine, validate).
 CACHE = StorageLevel.MEMORY_AND_DISK_DESER
 
 # Settings that make data files any Delta reader understands; they are per-session SQL settings, not

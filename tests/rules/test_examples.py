@@ -1,4 +1,4 @@
-"""Every tag, screening rule and DOMAIN.md matrix example, in the shipped configuration: one subscriber built
+"""Every tag, screening rule and matrix example, in the shipped configuration: one subscriber built
 to meet it (and near misses built to fail it), one evaluation over all of them."""
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ TAGGED = {  # name -> (state, expected tags)
     "negative": ({"net_revenue": -3.0}, {"negative_value"}),
     "identity": ({"vip_level": "NONE", "influence_pagerank": 4.0}, {"identity_customer"}),
     "not_identity": ({"vip_level": "NONE", "influence_pagerank": 1.0}, set()),
-    # retention screening (seed 002)
+    # retention screening
     "no_recharge": ({"prepaid_flag": 1, "activation_date": "2024-01-15", "last_recharge_date": None},
                     {"screen_no_recharge_after_activation"}),
     "recharged": ({"prepaid_flag": 1, "activation_date": "2024-01-15", "last_recharge_date": "2024-02-01"}, set()),

@@ -139,7 +139,7 @@ def uplift_curve(per_target: DataFrame, month: str, fractions: Sequence[float]) 
 
 def tag_precision(tags: DataFrame, outcomes: DataFrame, month: str, floor: float,
                   label: str = "churned_next_1m") -> DataFrame:
-    """Per tag of month M: holders whose label came true / holders (seed 001: tags are refined from results).
+    """Per tag of month M: holders whose label came true / holders (tags are refined from their results).
     ``outcomes``: (subscriber_id, <label>) of month M, label known."""
     known = outcomes.where(F.col(label).isNotNull()).select("subscriber_id", F.col(label).cast("int").alias("_y"))
     base = known.agg(F.avg("_y").alias("base")).first()["base"]

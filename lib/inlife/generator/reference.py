@@ -30,7 +30,7 @@ BUSINESS_PROVINCES = ["上海", "北京", "江苏", "广东", "福建", "山东"
 BUSINESS_WEIGHTS = [0.28, 0.14, 0.16, 0.12, 0.08, 0.06, 0.05, 0.04, 0.04, 0.03]
 ABROAD = "境外"
 
-# Segments: the consumption-behaviour groups of seed 000.
+# Segments: the consumption-behaviour groups of conf/segments.yaml.
 SEGMENTS = ["local_talker", "migrant", "business_roamer", "youth_data", "senior", "enterprise_vpn", "low_use"]
 # Drawn shares of everyone not in a VPN group (enterprise_vpn comes from group membership instead).
 SEGMENT_WEIGHTS = [0.32, 0.12, 0.06, 0.17, 0.12, 0.0, 0.21]
@@ -110,7 +110,7 @@ MT_PRICE = [0.00, 0.00, 0.00, 0.00, 0.40, 0.40, 2.99, 0.00, 0.40]
 VAS_PRODUCTS = ["NEWSPAPER", "CRBT", "RINGTONE_CHANGE", "MOBILE_INTERNET", "FETION", "MAIL139", "FAMILY_NET"]
 VAS_NAMES = ["手机报", "彩铃", "换铃", "手机上网", "飞信", "139邮箱", "家庭网"]
 VAS_FEES = [3.0, 5.0, 2.0, 10.0, 0.0, 0.0, 10.0]
-# The four products with modelled propensities (seed 000's needs models).
+# The four products with modelled propensities (the needs models of conf/models).
 PROPENSITY_PRODUCTS = ["NEWSPAPER", "CRBT", "RINGTONE_CHANGE", "MOBILE_INTERNET"]
 
 BUNDLES = [

@@ -1,7 +1,7 @@
 """intermediate.service_monthly: contacts with customer service (客服) per subscriber-month.
 
 Complaints (and how many stayed unresolved), consultations, 10086 calls, and SMS satisfaction survey
-replies ("不满意" = unsatisfied), by which seed 001 tags sensitive and suggestion-type customers.
+replies ("不满意" = unsatisfied), by which conf/tags.yaml tags sensitive and suggestion-type customers.
 """
 from __future__ import annotations
 

@@ -41,7 +41,7 @@ def pagerank(edges: DataFrame, nodes: DataFrame, iterations: int, damping: float
 
     The edges and every iteration's ranks are checkpointed hash-partitioned alike (edges by src, ranks by
     node), so an iteration shuffles only its contributions: the edges, the largest frame, are shuffled once
-    rather than once per iteration (at 5M subscribers ~1.9 GB, ~80 s of each iteration). Checkpoints keep
+    rather than once per iteration. Checkpoints keep
     their partitioning only when adaptive execution is off (under it they report none), so it is off for
     the loop; the partition count is the session's ``spark.sql.shuffle.partitions``, which the loop's
     aggregations also use. Each checkpoint also keeps the plan one iteration deep."""
@@ -86,13 +86,12 @@ def social_circle(cdr: DataFrame, month: str, numbers: DataFrame, groups: DataFr
     # peers that are our own subscribers (on-net and known)
     peer_ids = numbers.select(F.col("msisdn").alias("peer_number"), F.col("subscriber_id").alias("peer_id"))
     # Checkpointed: the one pass over the month's CDR. Everything below (and every PageRank iteration,
-    # through the edges and nodes) reads the pairs; uncheckpointed, each of those jobs aggregated the CDR
-    # again (1M subscribers, this table alone: 242 s before, 99 s with the checkpoint).
+    # through the edges and nodes) reads the pairs; uncheckpointed, each of those jobs would aggregate the
+    # CDR again.
     pairs = call_pairs(cdr, month, own_operator).join(peer_ids, "peer_number", "left").localCheckpoint(eager=True)
 
     # Two passes over the pairs, each into a small checkpoint; the steps after them read only those. (Left
-    # as lazy frames, the edges, the nodes and the output each read the pairs again: at 5M subscribers three
-    # such stages re-read 3.1 GB of them.)
+    # as lazy frames, the edges, the nodes and the output would each read the pairs again.)
     per_sub = pairs.groupBy("subscriber_id").agg(
         F.count(F.lit(1)).alias("circle_breadth"),
         F.sum("calls").alias("circle_calls"),

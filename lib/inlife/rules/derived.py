@@ -2,7 +2,7 @@
 
 - ``return_rate_q1``, ``return_rate_q2``, ``return_rate_q3``: the average return rate of each of the previous
   three quarters, taken as rolling blocks of three months before the evaluated month M: q1 = M-3..M-1,
-  q2 = M-6..M-4, q3 = M-9..M-7 (seed 000: "return rate above 86 in each of the previous three quarters").
+  q2 = M-6..M-4, q3 = M-9..M-7 (a matrix example: "return rate above 86 in each of the previous three quarters").
   Read from the view's history when given; otherwise q1 = return_rate_avg3 and q2 = 2*avg6 - avg3 (the
   months M-6..M-4, exact when all six months are present) and q3 stays null, so such rules need history.
 - ``days_since_activation``: days from activation to the month's end (screening: "activated X days without

@@ -1,4 +1,4 @@
-"""Marketing matrices (conf/matrices/*.yaml, seed 000) and their equality dimensions.
+"""Marketing matrices (conf/matrices/*.yaml) and their equality dimensions.
 
 conf/matrices/_dimensions.yaml declares the dimensions a ``when`` may use (closed value lists, so the
 evaluation can join on them)::

@@ -1,4 +1,4 @@
-"""Customer tags (conf/tags.yaml, seed 001) and retention screening rules (seed 002).
+"""Customer tags (conf/tags.yaml) and retention screening rules.
 
     params:                       # thresholds, referenced as $name; rules.params in config overrides them
       no_recharge_days: 30

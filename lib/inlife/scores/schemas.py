@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pyspark.sql.types import ArrayType, DoubleType, IntegerType, LongType, StringType, StructField, StructType
 
-VALUE_TIERS = ["high", "mid_high", "mid", "low"]          # seed 000: top 10 %, 10-30 %, 30-90 %, bottom 10 %
+VALUE_TIERS = ["high", "mid_high", "mid", "low"]          # top 10 %, 10-30 %, 30-90 %, bottom 10 %
 CHURN_GRADES = ["abnormal", "normal"]                       # 有异动 / 无异动: score above the configured threshold
 STICKINESS_GRADES = ["high", "mid", "none"]                 # by configured score cut-offs
 PROPENSITY_GRADES = ["high", "low"]

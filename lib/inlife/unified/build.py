@@ -55,7 +55,8 @@ def build_view(spark: SparkSession, conf: Config, month: str) -> list:
     inputs = sum(input_bytes(f) for f in [subs, *parts.values()] + ([history] if history is not None else []))
     configured = int(spark.conf.get("spark.sql.shuffle.partitions"))
     # The view is ~220 columns wide: its rows in memory are ~10x its inputs' compressed bytes, so its row
-    # count sets the partitions too (at 5M subscribers the bytes alone gave 9 partitions of ~1 GiB).
+    # count sets the partitions too (by bytes alone, a month of millions of subscribers gets partitions of
+    # about a GiB each).
     by_rows = math.ceil(active / int(conf.get("view.subscribers_per_partition")))
     with shuffle_partitions_for(spark, inputs, int(conf.get("spark.input_bytes_per_shuffle_partition")),
                                 at_least=by_rows) as n, \

@@ -104,8 +104,8 @@ def with_windows(current: DataFrame, history: DataFrame | None, month: str, metr
 
     Only ``history`` is aggregated: the slope's sums are taken over the previous 5 months and this month's
     point (at t = 0) is added to them afterwards, so ``current`` (the month's wide join) is computed once.
-    Grouping a union of both made Spark compute the join twice (at 5M subscribers the view then ran a 4 GiB
-    driver out of heap; with this and row-sized partitions it builds there in 0.65x the 1M time per row).
+    Grouping a union of both makes Spark compute the join twice (at millions of subscribers, enough to run
+    the driver out of heap).
     """
     metrics = list(metrics)
     if history is None:
