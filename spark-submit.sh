@@ -3,7 +3,7 @@
 #
 #   ./spark-submit.sh [--env E] [--master URL] [spark-submit options] JOB [job args]
 #
-#   ./spark-submit.sh smoke                                   # local[*], conf/local.yaml
+#   ./spark-submit.sh smoke                                   # local[*], conf/base.yaml
 #   ./spark-submit.sh --env cluster --master spark://host:7077 --executor-memory 4g \
 #       --set lake.root=hdfs:///lake ingest --source all --batch-date 2024-03-01
 #

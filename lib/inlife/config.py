@@ -132,9 +132,9 @@ def _read_yaml(path: Path) -> dict:
 
 def available_envs(conf_dir: Path, schema: Mapping | None = None) -> list[str]:
     """Overlay files in conf/: those whose top-level keys are all sections of base.yaml (so sources.yaml,
-    tags.yaml and other rule files are not mistaken for environments)."""
+    tags.yaml and other rule files are not mistaken for environments), and the default, which needs none."""
     schema = schema if schema is not None else _read_yaml(conf_dir / "base.yaml")
-    out = []
+    out = [DEFAULT_ENV]
     for p in sorted(conf_dir.glob("*.yaml")):
         if p.stem == "base":
             continue
@@ -142,9 +142,9 @@ def available_envs(conf_dir: Path, schema: Mapping | None = None) -> list[str]:
             keys = set(_read_yaml(p))
         except ConfigError:
             keys = set()
-        if keys <= set(schema):
+        if keys <= set(schema) and p.stem != DEFAULT_ENV:
             out.append(p.stem)
-    return out
+    return sorted(out)
 
 
 def parse_set(items: Iterable[str]) -> list[tuple[str, Any]]:
@@ -228,10 +228,11 @@ def load_config(env: str | None = None, overrides: Iterable[str] | None = None,
     data = copy.deepcopy(schema)
 
     overlay_file = conf_dir / f"{env}.yaml"
-    if not overlay_file.exists():
+    if overlay_file.exists():
+        _merge(schema, data, _read_yaml(overlay_file), str(overlay_file))
+    elif env != DEFAULT_ENV:        # base.yaml is local mode already: a local.yaml is the machine's own, if any
         choices = available_envs(conf_dir, schema)
         raise ConfigError(f"{overlay_file}: no such environment '{env}' (have: {', '.join(choices)})")
-    _merge(schema, data, _read_yaml(overlay_file), str(overlay_file))
 
     for name in sorted(environ):
         if not name.startswith(ENV_PREFIX) or "__" not in name:

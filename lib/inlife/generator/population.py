@@ -10,8 +10,6 @@ functions, without a join. Structure that a call graph needs is built into the i
 """
 from __future__ import annotations
 
-import datetime as dt
-
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -180,16 +178,3 @@ def add_contract(p: Params, df: DataFrame) -> DataFrame:
                      (F.lit(CONTRACT_ID_BASE) + idx).alias("contract_id"))
 
 
-def peer_attributes(p: Params, idx: Column) -> dict[str, Column]:
-    """The few attributes a call needs about its on-net peer."""
-    ent = enterprise(p, idx)
-    return {"peer_region_idx": region_index(p, idx), "peer_vpn": ent["vpn_flag"],
-            "peer_block": ent["block"], "peer_act": activation_date(p, idx), "peer_msisdn": msisdn(idx)}
-
-
-def start_date_lit(p: Params) -> Column:
-    return F.lit(p.start_date)
-
-
-def dt_lit(d: dt.date) -> Column:
-    return F.lit(d)

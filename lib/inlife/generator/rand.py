@@ -34,11 +34,6 @@ def lognormal(seed: int, salt: str, mu, sigma, *keys) -> Column:
     return F.exp(_c(mu) + _c(sigma) * normal(seed, salt, *keys))
 
 
-def pareto(u: Column, xm: float, alpha: float, cap: float) -> Column:
-    """Pareto(xm, alpha) from a uniform, capped so that one draw cannot dominate a whole batch."""
-    return F.least(F.lit(xm) / F.pow(F.lit(1.0) - u, F.lit(1.0 / alpha)), F.lit(cap))
-
-
 def poisson(lam: Column, u: Column, z: Column | None = None, terms: int = 7) -> Column:
     """A Poisson count with mean ``lam`` by inverse CDF (small means) or a normal approximation (large).
 

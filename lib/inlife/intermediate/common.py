@@ -1,10 +1,10 @@
 """Column helpers shared by the transforms (month arithmetic is in inlife.months)."""
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from inlife.months import add_months, check_month, month_start
+from inlife.months import add_months, month_start
 
 
 def in_month(ts: Column | str, month: str) -> Column:
@@ -31,5 +31,3 @@ def active_days(mask_col: str) -> Column:
     return F.bit_count(F.col(mask_col)).cast("int")
 
 
-def with_month(df: DataFrame, month: str) -> DataFrame:
-    return df.withColumn("month", F.lit(check_month(month)))

@@ -46,9 +46,6 @@ class Campaign:
     script: str
     precedence: int
 
-    def active_on(self, day: date) -> bool:
-        return (self.start is None or day >= self.start) and (self.end is None or day <= self.end)
-
     def runs_in(self, batch_kind: str, first: date, last: date) -> bool:
         """Does a batch of ``batch_kind`` (monthly | daily) covering first..last include this campaign?
         ``once`` campaigns run in the monthly batch whose period holds their start date."""

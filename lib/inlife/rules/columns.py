@@ -16,7 +16,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 from pyspark.sql.types import (
-    ArrayType,
     DataType,
     DateType,
     DoubleType,
@@ -88,5 +87,3 @@ def static_kinds(conf) -> dict[str, str]:
     return kinds_of(state_schema(*state_names(conf)))
 
 
-def with_tags_field(schema: StructType) -> StructType:
-    return StructType(list(schema.fields) + [StructField(TAGS_COLUMN, ArrayType(StringType()))])

@@ -468,10 +468,6 @@ def columns_of(node: Node) -> set[str]:
     return {n.value for n in node.walk() if n.kind == "col"}
 
 
-def tags_of(node: Node) -> set[str]:
-    return {n.args[0].value for n in node.walk() if n.kind == "call" and n.value == "has_tag"}
-
-
 # -- translation to Spark ------------------------------------------------------------------------------------
 def to_column(node: Node, tags_col: str = "tags"):
     """The checked tree as a pyspark Column, built node by node."""

@@ -13,7 +13,6 @@ scores.segment_profiles.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -212,5 +211,3 @@ def profiles(segments: DataFrame, view: DataFrame, cfg: SegmentConfig, top: int 
     return out
 
 
-def profiles_json(rows: list[dict]) -> str:
-    return json.dumps(rows, ensure_ascii=False, indent=2)

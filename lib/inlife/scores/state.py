@@ -17,10 +17,6 @@ KEYS = ["subscriber_id", "month"]
 MODEL_FIELDS = ["score", "probability", "decile", "grade"]
 
 
-def model_columns(models: Sequence[str]) -> list[str]:
-    return [f"{m}_{f}" for m in models for f in MODEL_FIELDS]
-
-
 def value_columns(criteria: Sequence[str]) -> dict[str, str]:
     """The value index's columns in the state, with their types."""
     return {"value_score": "double", "value_tier": "string", **{c: "double" for c in criterion_columns(criteria)}}
