@@ -48,6 +48,9 @@ __all__ = ["Tables", "Between", "CommitResult", "StagedWrite", "APPEND", "OVERWR
            "select_engine"]
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+# (Spark application, table) -> the location registered in this session: each job has Tables of its own,
+# and a table registered once need not be looked up in the catalog again after every later write.
+_SESSION_REGISTERED: dict[tuple[str, str], str] = {}
 
 
 def select_engine(spark: SparkSession, choice: str) -> Engine:
@@ -253,11 +256,13 @@ class Tables:
         current = _catalog_location(self.spark, name)
         if current is not None and _same_location(current, location):
             self._registered.add(name)
+            _SESSION_REGISTERED[(self.spark.sparkContext.applicationId, name)] = location
             return True
         if current is not None:
             self.spark.sql(f"DROP TABLE {name}")
         self.spark.sql(f"CREATE TABLE IF NOT EXISTS {name} USING DELTA LOCATION {sql_string(location)}")
         self._registered.add(name)
+        _SESSION_REGISTERED[(self.spark.sparkContext.applicationId, name)] = location
         return True
 
     def register_all(self) -> list[str]:
@@ -271,7 +276,9 @@ class Tables:
         return [n for n in sorted(names) if self.register(n)]
 
     def _register_after(self, staged: StagedWrite, name: str) -> None:
-        if self.catalog_enabled and name not in self._registered:
+        session = (self.spark.sparkContext.applicationId, name)
+        if self.catalog_enabled and name not in self._registered \
+                and _SESSION_REGISTERED.get(session) != self.location(name):
             staged.on_finish(lambda: self._register_or_warn(name))
 
     def _register_or_warn(self, name: str) -> None:

@@ -48,7 +48,21 @@ class DeltaSparkEngine(base.Engine):
         return list(self._dt(path).detail().first()["partitionColumns"])
 
     def version(self, path: str) -> int:
-        return int(self._dt(path).history(1).first()["version"])
+        """The newest commit's number, from the names in the table's log (the Delta protocol keeps the
+        newest commit file whatever it cleans up): a listing, where history() would run a Spark job."""
+        versions = self._log_versions(path)
+        if not versions:
+            raise TableError(f"no Delta log at {path}")
+        return versions[-1]
+
+    def _log_versions(self, path: str) -> list[int]:
+        jvm = self.spark._jvm
+        log = jvm.org.apache.hadoop.fs.Path(f"{path.rstrip('/')}/_delta_log")
+        fs = log.getFileSystem(self.spark._jsc.hadoopConfiguration())
+        if not fs.exists(log):
+            return []
+        names = [status.getPath().getName() for status in fs.listStatus(log)]
+        return sorted(int(n[:-5]) for n in names if len(n) == 25 and n.endswith(".json") and n[:20].isdigit())
 
     def read(self, path, label, version, timestamp, partitions) -> DataFrame:
         if not self.exists(path):
@@ -172,10 +186,10 @@ class _SparkStagedWrite(StagedWrite):
                 raise
         finally:
             self._finished()
-        h = self._own_commit(tag)
-        rows = h["metrics"].get("numOutputRows")
-        return CommitResult(self.table, int(h["version"]), self.mode, int(rows) if rows else None,
-                            int(h["metrics"].get("numFiles", 0) or 0), [])
+        version, metrics = self._own_commit(tag)
+        rows = metrics.get("numOutputRows")
+        return CommitResult(self.table, version, self.mode, int(rows) if rows else None,
+                            int(metrics.get("numFiles", 0) or 0), [])
 
     def _writer(self, tag: str):
         writer = self.df.write.format("delta").option("userMetadata", tag)
@@ -209,10 +223,16 @@ class _SparkStagedWrite(StagedWrite):
                                 f"({self.mode} based on version {self.read_version}, now {current}: {reason}); "
                                 f"this write was not applied")
 
-    def _own_commit(self, tag: str) -> dict[str, Any]:
-        """This write's entry in the history (found by its tag: another writer may have committed since)."""
-        history = self.engine.history(self.path, 20)
-        return next((h for h in history if h["user_metadata"] == tag), history[0])
+    def _own_commit(self, tag: str) -> tuple[int, dict[str, Any]]:
+        """This write's version and operation metrics, from its commit in the log (found by its tag, newest
+        first: another writer may have committed since)."""
+        newest = self.engine.version(self.path)
+        for v in range(newest, max(-1, newest - 20), -1):
+            [actions] = self.engine.commits(self.path, v, v)
+            info = next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
+            if info.get("userMetadata") == tag:
+                return v, dict(info.get("operationMetrics") or {})
+        raise TableError(f"table {self.table}: its commit was not found among the last 20 versions of {self.path}")
 
     def abort(self) -> None:
         if not self._done:
