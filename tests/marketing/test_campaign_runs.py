@@ -11,18 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from inlife.tables.catalogue import (
-    BALANCES,
-    CAMPAIGN_RESULTS,
-    CONTACT_HISTORY,
-    CUSTOMER_VIEW,
-    RECHARGES,
-    SUBSCRIBERS,
-    TAGS_DAILY,
-    TARGETS,
-    UPLIFT_CURVE,
-    raw,
-)
+from inlife.tables.catalogue import (BALANCES, CAMPAIGN_RESULTS, CONTACT_HISTORY, CUSTOMER_VIEW, RECHARGES, SUBSCRIBERS,
+                                     TAGS_DAILY, TARGETS, UPLIFT_CURVE, raw)
 from inlife.unified.dictionary import view_columns
 from tests.intermediate.rawframes import raw_frame
 from tests.marketing.frames import campaign, campaigns_file

@@ -10,18 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from inlife.tables.catalogue import (
-    CATALOGUE,
-    TAGS_DAILY,
-    TARGETS,
-    Declared,
-    declare,
-    declared,
-    in_layer,
-    markdown,
-    quarantine,
-    raw,
-)
+from inlife.tables.catalogue import (CATALOGUE, TAGS_DAILY, TARGETS, Declared, declare, declared, in_layer, markdown,
+                                     quarantine, raw)
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYERS = ("raw", "quarantine", "intermediate", "unified", "scores", "marketing", "evaluation")

@@ -14,16 +14,8 @@ from inlife.evaluation.measures import cells_below_floor, outcomes_per_target, r
 from inlife.months import add_months, check_month
 from inlife.publish import Publication
 from inlife.tables import Tables
-from inlife.tables.catalogue import (
-    CAMPAIGN_RESPONSES,
-    CAMPAIGN_RESULTS,
-    CUSTOMER_VIEW,
-    OUTCOMES,
-    RULE_PRECISION,
-    TAGS,
-    TARGETS,
-    UPLIFT_CURVE,
-)
+from inlife.tables.catalogue import (CAMPAIGN_RESPONSES, CAMPAIGN_RESULTS, CUSTOMER_VIEW, OUTCOMES, RULE_PRECISION,
+                                     TAGS, TARGETS, UPLIFT_CURVE)
 
 
 @dataclass

@@ -19,17 +19,8 @@ from inlife.publish import Publication
 from inlife.session import input_bytes, shuffle_partitions_for
 from inlife.sources import load_sources
 from inlife.tables import Between, Tables
-from inlife.tables.catalogue import (
-    BILLING_MONTHLY,
-    RECHARGE_MONTHLY,
-    SERVICE_MONTHLY,
-    SOCIAL_CIRCLE,
-    SUBSCRIBER_MONTHLY,
-    VAS_MONTHLY,
-    VOICE_MONTHLY,
-    in_layer,
-    raw,
-)
+from inlife.tables.catalogue import (BILLING_MONTHLY, RECHARGE_MONTHLY, SERVICE_MONTHLY, SOCIAL_CIRCLE,
+                                     SUBSCRIBER_MONTHLY, VAS_MONTHLY, VOICE_MONTHLY, in_layer, raw)
 from inlife.unified.dictionary import dimensions
 
 TABLES = [name.split(".")[1] for name in in_layer("intermediate")]

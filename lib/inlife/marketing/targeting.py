@@ -25,17 +25,8 @@ from inlife.months import add_months, check_month, month_end, month_start
 from inlife.progress import stage
 from inlife.publish import Publication
 from inlife.tables import Tables
-from inlife.tables.catalogue import (
-    BALANCES,
-    CONTACT_HISTORY,
-    CUSTOMER_VIEW,
-    MODEL_SCORES,
-    RECHARGES,
-    RECOMMENDATIONS,
-    SERVICE_CONTACTS,
-    TAGS_DAILY,
-    TARGETS,
-)
+from inlife.tables.catalogue import (BALANCES, CONTACT_HISTORY, CUSTOMER_VIEW, MODEL_SCORES, RECHARGES, RECOMMENDATIONS,
+                                     SERVICE_CONTACTS, TAGS_DAILY, TARGETS)
 
 
 @dataclass

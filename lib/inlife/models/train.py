@@ -24,21 +24,8 @@ from pyspark.sql import functions as F
 from inlife.config import Config
 from inlife.errors import InlifeError
 from inlife.models import drift, registry
-from inlife.models.features import (
-    HIGH_VALUE,
-    LABEL,
-    MISSING,
-    WEIGHT,
-    choose_split,
-    high_value_flag,
-    importance,
-    labelled,
-    labelled_months,
-    pipeline,
-    prefix,
-    probability,
-    split_condition,
-)
+from inlife.models.features import (HIGH_VALUE, LABEL, MISSING, WEIGHT, choose_split, high_value_flag, importance,
+                                    labelled, labelled_months, pipeline, prefix, probability, split_condition)
 from inlife.models.metrics import binary_metrics, clean, curves, group_metrics, histogram
 from inlife.models.plots import write_plots
 from inlife.models.registry import load_version

@@ -15,16 +15,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pyspark.sql.types import (
-    DataType,
-    DateType,
-    DoubleType,
-    IntegerType,
-    LongType,
-    StringType,
-    StructField,
-    StructType,
-)
+from pyspark.sql.types import DataType, DateType, DoubleType, IntegerType, LongType, StringType, StructField, StructType
 
 from inlife.rules.expressions import spark_type_kind
 

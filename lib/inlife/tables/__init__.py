@@ -30,17 +30,8 @@ from pyspark.sql.types import StructType
 
 from inlife.config import Config, resolve_path
 from inlife.errors import TableError
-from inlife.tables.base import (
-    APPEND,
-    MODES,
-    OVERWRITE,
-    OVERWRITE_PARTITIONS,
-    Between,
-    CommitResult,
-    Engine,
-    StagedWrite,
-    sql_string,
-)
+from inlife.tables.base import (APPEND, MODES, OVERWRITE, OVERWRITE_PARTITIONS, Between, CommitResult, Engine,
+                                StagedWrite, sql_string)
 from inlife.tables.catalogue import declared
 from inlife.tables.schemas import nullable, reconcile
 

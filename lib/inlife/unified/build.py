@@ -11,17 +11,8 @@ from inlife.months import add_months, check_month
 from inlife.publish import Publication
 from inlife.session import input_bytes, shuffle_partitions_for
 from inlife.tables import Tables
-from inlife.tables.catalogue import (
-    BILLING_MONTHLY,
-    CUSTOMER_VIEW,
-    OUTCOMES,
-    RECHARGE_MONTHLY,
-    SERVICE_MONTHLY,
-    SOCIAL_CIRCLE,
-    SUBSCRIBER_MONTHLY,
-    VAS_MONTHLY,
-    VOICE_MONTHLY,
-)
+from inlife.tables.catalogue import (BILLING_MONTHLY, CUSTOMER_VIEW, OUTCOMES, RECHARGE_MONTHLY, SERVICE_MONTHLY,
+                                     SOCIAL_CIRCLE, SUBSCRIBER_MONTHLY, VAS_MONTHLY, VOICE_MONTHLY)
 from inlife.unified import outcomes as outcomes_mod
 from inlife.unified import view as view_mod
 from inlife.unified.dictionary import dimensions, view_columns
