@@ -71,9 +71,6 @@ def _with_hv(metrics_all: dict[str, float], hist) -> dict[str, float]:
 
 def train_model(spark, conf: Config, model: str | Path, tables: Tables | None = None) -> TrainResult:
     import mlflow
-    import mlflow.spark
-    import pyspark
-    from mlflow.models import infer_signature
 
     spec: Spec = load_spec(conf, model)
     name = spec.name
@@ -117,27 +114,63 @@ def train_model(spark, conf: Config, model: str | Path, tables: Tables | None = 
         if not vn["n"] or not vn["pos"] or vn["pos"] == vn["n"]:
             raise TrainingError(f"{spec.path}: the validation rows ({vn['n']}) need both classes of "
                                 f"{spec.label} (positives: {vn['pos']})")
+        training = _Training(spec, plan, split, train, valid, valid_full, hv_method, data_versions,
+                             dict(n_train=n, pos_train=pos, n_valid=vn["n"], pos_valid=vn["pos"], w1=w1, w0=w0,
+                                  dropped=empty))
         with mlflow.start_run(experiment_id=experiment_id, run_name=f"train-{name}") as run:
-            result = _train_and_log(spark, conf, spec, plan, split, train, valid, valid_full, hv_method,
-                                    data_versions, dict(n_train=n, pos_train=pos, n_valid=vn["n"],
-                                                        pos_valid=vn["pos"], w1=w1, w0=w0, dropped=empty),
-                                    client, run, mlflow, infer_signature, pyspark.__version__)
+            result = _train_and_log(conf, training, client, run)
     finally:
         train.unpersist()
         valid.unpersist()
     return result
 
 
-def _train_and_log(spark, conf, spec, plan, split, train, valid, valid_full, hv_method, data_versions, info,
-                   client, run, mlflow, infer_signature, pyspark_version) -> TrainResult:
-    import mlflow.spark
+@dataclass
+class _Training:
+    """One training run's inputs, as the steps after the split need them."""
+    spec: Spec
+    plan: FeaturePlan
+    split: dict[str, Any]
+    train: Any                      # DataFrame, cached: features, label and weight
+    valid: Any                      # DataFrame, cached: features, label and the high-value flag
+    valid_full: Any                 # the validation rows with every column (the champion rescored on them)
+    hv_method: str
+    data_versions: dict[str, int]
+    info: dict[str, Any]            # n_train, pos_train, n_valid, pos_valid, w1, w0, dropped
 
-    name = spec.name
-    best = None
-    for i, (algo, params) in enumerate(spec.candidates()):
+    @property
+    def split_description(self) -> str:
+        s = self.split
+        if s["mode"] == "time":
+            return f"train {','.join(s['train'])} / validate {s['validate']}"
+        return f"random {s['fraction']} of {','.join(s['months']) or 'all rows'} seed {s['seed']}"
+
+
+def _train_and_log(conf: Config, t: _Training, client, run) -> TrainResult:
+    """Fit the candidates, log the best with its plots and reference, register it, then the gate."""
+    algo, params, fitted, metrics, hist = _fit_candidates(conf, t, run)
+    _log_reference_and_plots(conf, t, fitted, metrics, hist)
+    _log_run(t, algo, params, metrics)
+    version = _register(conf, t, fitted, client, run)
+    promoted, reason, champion_metrics = _gate(conf, t, client, version, metrics)
+    return TrainResult(model=t.spec.name, version=version,
+                       alias=registry.CHAMPION if promoted else registry.CHALLENGER,
+                       metrics=clean(metrics), run_id=run.info.run_id, promoted=promoted, gate=reason,
+                       algorithm=algo, params=params,
+                       champion_metrics=clean(champion_metrics) if champion_metrics else None,
+                       data_versions=t.data_versions)
+
+
+def _fit_candidates(conf: Config, t: _Training, run):
+    """Every candidate fitted and logged as a nested run; the best by validation AUC-PR, with its metrics
+    (the high-value tier's included) and histogram."""
+    import mlflow
+
+    name, best = t.spec.name, None
+    for i, (algo, params) in enumerate(t.spec.candidates()):
         with stage(f"{name}: fit {algo} {params}", conf):
-            fitted = pipeline(name, plan, algo, params, spec.imbalance == "class_weight").fit(train)
-            hist = histogram(fitted.transform(valid), probability(name), LABEL, HIGH_VALUE)
+            fitted = pipeline(name, t.plan, algo, params, t.spec.imbalance == "class_weight").fit(t.train)
+            hist = histogram(fitted.transform(t.valid), probability(name), LABEL, HIGH_VALUE)
             m = binary_metrics(hist)
         with mlflow.start_run(experiment_id=run.info.experiment_id, run_name=f"{name}-{algo}-{i}", nested=True):
             mlflow.log_params({"algorithm": algo, **params})
@@ -145,71 +178,91 @@ def _train_and_log(spark, conf, spec, plan, split, train, valid, valid_full, hv_
         if best is None or m["auc_pr"] > best[3]["auc_pr"]:
             best = (algo, params, fitted, m, hist)
     algo, params, fitted, m, hist = best
-    metrics = _with_hv(m, hist)
+    return algo, params, fitted, _with_hv(m, hist), hist
 
+
+def _log_reference_and_plots(conf: Config, t: _Training, fitted, metrics: dict[str, float], hist) -> None:
+    import mlflow
+
+    name = t.spec.name
     with stage(f"{name}: reference, plots", conf):
-        imp = importance(fitted, name, plan, fitted.transform(train))  # trees: only the schema is used
-        reference = _reference(conf, spec, plan, split, fitted, train, imp)
+        imp = importance(fitted, name, t.plan, fitted.transform(t.train))  # trees: only the schema is used
+        reference = _reference(conf, t.spec, t.plan, t.split, fitted, t.train, imp)
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
             write_plots(tmp / "plots", name, curves(hist), metrics, imp)
-            (tmp / "spec.yaml").write_text(spec.to_yaml(), encoding="utf-8")
-            (tmp / "data_versions.json").write_text(json.dumps(data_versions, indent=2), encoding="utf-8")
+            (tmp / "spec.yaml").write_text(t.spec.to_yaml(), encoding="utf-8")
+            (tmp / "data_versions.json").write_text(json.dumps(t.data_versions, indent=2), encoding="utf-8")
             (tmp / "reference.json").write_text(json.dumps(reference, indent=1), encoding="utf-8")
             (tmp / "feature_importance.csv").write_text(
                 "feature,importance\n" + "".join(f"{k},{v:.6f}\n" for k, v in imp), encoding="utf-8")
             mlflow.log_artifacts(str(tmp))
 
-    split_desc = (f"train {','.join(split['train'])} / validate {split['validate']}" if split["mode"] == "time"
-                  else f"random {split['fraction']} of {','.join(split['months']) or 'all rows'} seed {split['seed']}")
+
+def _log_run(t: _Training, algo: str, params: dict[str, Any], metrics: dict[str, float]) -> None:
+    import mlflow
+
+    spec, info, versions = t.spec, t.info, t.data_versions
     mlflow.log_params({
-        "model": name, "kind": spec.kind, "label": spec.label, "label_table": spec.label_table or "",
+        "model": spec.name, "kind": spec.kind, "label": spec.label, "label_table": spec.label_table or "",
         "feature_table": spec.table, "algorithm": algo, **{f"hp_{k}": v for k, v in params.items()},
-        "n_numeric": len(plan.numeric), "n_categorical": len(plan.categorical), "split": split_desc[:500],
-        "validate_month": split.get("validate", ""), "imbalance": spec.imbalance,
-        "class_weight_pos": round(info["w1"], 6), "class_weight_neg": round(info["w0"], 6),
-        "n_train": info["n_train"], "n_valid": info["n_valid"], "candidates": len(spec.candidates()),
-        "gate_metric": spec.gate_metric, "tolerance": spec.tolerance, "high_value": hv_method[:500],
-        "dropped_empty_features": ",".join(info["dropped"])[:500],
-        **{f"data_version.{t}": v for t, v in data_versions.items()},
+        "n_numeric": len(t.plan.numeric), "n_categorical": len(t.plan.categorical),
+        "split": t.split_description[:500], "validate_month": t.split.get("validate", ""),
+        "imbalance": spec.imbalance, "class_weight_pos": round(info["w1"], 6),
+        "class_weight_neg": round(info["w0"], 6), "n_train": info["n_train"], "n_valid": info["n_valid"],
+        "candidates": len(spec.candidates()), "gate_metric": spec.gate_metric, "tolerance": spec.tolerance,
+        "high_value": t.hv_method[:500], "dropped_empty_features": ",".join(info["dropped"])[:500],
+        **{f"data_version.{table}": v for table, v in versions.items()},
     })
     mlflow.log_metrics(clean(metrics))
-    mlflow.set_tags({"inlife.kind": "training", "inlife.model": name,
-                     **{f"data_version.{t}": str(v) for t, v in data_versions.items()}})
+    mlflow.set_tags({"inlife.kind": "training", "inlife.model": spec.name,
+                     **{f"data_version.{table}": str(v) for table, v in versions.items()}})
 
+
+def _register(conf: Config, t: _Training, fitted, client, run) -> str:
+    """The fitted pipeline saved into the run and registered under the model's name as its challenger."""
+    import mlflow
+    import mlflow.spark
+    import pyspark
+    from mlflow.models import infer_signature
+
+    name = t.spec.name
     with stage(f"{name}: log and register", conf):
-        sample = train.select(*plan.columns).limit(5)
-        signature = infer_signature(sample)
-        example = sample.toPandas()
+        sample = t.train.select(*t.plan.columns).limit(5)
         # save_model + log_artifacts rather than log_model: log_model reloads the saved pipeline to
         # check the input example by predicting on it, which costs a second PipelineModel load.
         with tempfile.TemporaryDirectory() as tmp:
             local = Path(tmp) / "model"
-            mlflow.spark.save_model(fitted, str(local), signature=signature, input_example=example,
-                                    pip_requirements=[f"pyspark=={pyspark_version}"],
+            mlflow.spark.save_model(fitted, str(local), signature=infer_signature(sample),
+                                    input_example=sample.toPandas(),
+                                    pip_requirements=[f"pyspark=={pyspark.__version__}"],
                                     dfs_tmpdir=conf.get("mlflow.dfs_tmpdir"))
             mlflow.log_artifacts(str(local), "model")
-        mv = mlflow.register_model(f"runs:/{run.info.run_id}/model", name)
-        version = str(mv.version)
+        version = str(mlflow.register_model(f"runs:/{run.info.run_id}/model", name).version)
         client.set_registered_model_alias(name, registry.CHALLENGER, version)
+    return version
 
+
+def _gate(conf: Config, t: _Training, client, version: str, metrics: dict[str, float]):
+    """Promote the new version when it is not worse than the champion by more than the tolerance;
+    (promoted, reason, the champion's metrics on the same validation rows)."""
+    import mlflow
+
+    spec, name = t.spec, t.spec.name
     with stage(f"{name}: gate", conf):
-        champion_metrics = _champion_metrics(conf, client, spec, valid_full)
+        champion_metrics = _champion_metrics(conf, client, spec, t.valid_full)
         promoted, reason = registry.gate(metrics, champion_metrics, spec.gate_metric, spec.tolerance)
         if champion_metrics:
             mlflow.log_metrics(clean({f"champion_{k}": v for k, v in champion_metrics.items()
                                       if k in (spec.gate_metric, f"hv_{spec.gate_metric}")}))
-        mlflow.set_tags({"gate": "promoted" if promoted else "refused", "gate_reason": reason[:4000]})
-        client.set_model_version_tag(name, version, "gate", "promoted" if promoted else "refused")
+        verdict = "promoted" if promoted else "refused"
+        mlflow.set_tags({"gate": verdict, "gate_reason": reason[:4000]})
+        client.set_model_version_tag(name, version, "gate", verdict)
         client.set_model_version_tag(name, version, "gate_reason", reason[:4000])
-        client.set_model_version_tag(name, version, "validation", split_desc[:4000])
+        client.set_model_version_tag(name, version, "validation", t.split_description[:4000])
         if promoted:
             registry.promote(client, name, version, reason=f"gate: {reason}")
-    return TrainResult(model=name, version=version, alias=registry.CHAMPION if promoted else registry.CHALLENGER,
-                       metrics=clean(metrics), run_id=run.info.run_id, promoted=promoted, gate=reason,
-                       algorithm=algo, params=params,
-                       champion_metrics=clean(champion_metrics) if champion_metrics else None,
-                       data_versions=data_versions)
+    return promoted, reason, champion_metrics
 
 
 def _champion_metrics(conf, client, spec: Spec, valid_full) -> dict[str, float] | None:
