@@ -67,7 +67,7 @@ def tables(spark, conf):
 
 # Modules whose fixtures take minutes go first: with pytest-xdist (`make test` runs two workers) a worker
 # takes a whole file at a time in collection order, so a long file that came last would run alone at the end.
-FIRST = ("test_notebooks.py",)
+FIRST = ("test_end_to_end.py",)
 
 
 def pytest_collection_modifyitems(config, items):
