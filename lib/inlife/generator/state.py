@@ -15,6 +15,8 @@ usage level, the dissatisfaction process, last month's competitor calls and last
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -62,14 +64,28 @@ def _churn_draw(seed: int, idx: Column, month_index: int) -> Column:
     return uniform(seed, "churn", idx, F.lit(month_index))
 
 
+@dataclass(frozen=True)
+class _Month:
+    """What every step of a subscriber-month draws with: the seed, the month, and its draws per subscriber."""
+    seed: int
+    month: Month
+
+    def u(self, salt: str) -> Column:
+        """A uniform draw of this subscriber-month."""
+        return uniform(self.seed, salt, F.col("idx"), F.lit(self.month.index))
+
+    def z(self, salt: str) -> Column:
+        """A standard normal draw of this subscriber-month."""
+        return normal(self.seed, salt, F.col("idx"), F.lit(self.month.index))
+
+
 def month_state(spark: SparkSession, p: Params, month: Month, prev: DataFrame | None,
                 churned_before: DataFrame | None, population: DataFrame | None = None) -> DataFrame:
     """All subscribers alive in ``month`` with the month's drivers, truth and churn draw.
 
     ``population``: the static attributes of everyone activated by the month end (computed if omitted).
+    Each step adds its columns to the rows of the one before; the order matters (each reads the last).
     """
-    s = p.seed
-    m = month.index
     pop = population if population is not None else _population(spark, p, month)
     if churned_before is not None:
         pop = pop.join(F.broadcast(churned_before.select("idx")), "idx", "left_anti")
@@ -78,51 +94,64 @@ def month_state(spark: SparkSession, p: Params, month: Month, prev: DataFrame | 
     else:
         for c in CARRY:
             pop = pop.withColumn(f"prev_{c}", F.lit(None))
-    # Peers (call-circle slots on-net) who churn during this month: they still call before they go, so the
-    # month's CDRs show them, and they raise the subscriber's risk for the next month. Who churns this
-    # month is already decided by last month's risk (the same draw as below), so it is known up front.
-    # The first month has no last month: its churned peers count from the second month on.
-    if prev is not None:
-        churning = (prev.where(~F.col("churned"))
-                    .where(_churn_draw(s, F.col("idx"), m) < sigmoid(F.col("risk_end")))
-                    .select(F.col("idx").alias("peer_idx")))
-        circle = slots(p, pop.select("idx", "segment_idx", "member", "block", "pos", "group_size", "home_prov_idx"))
-        lost = (circle.filter(F.col("kind").isin(*ON_NET))
-                .join(F.broadcast(churning), "peer_idx")
-                .groupBy("idx").agg(F.count(F.lit(1)).alias("peers_churned")))
-        # Nobody lost is 0, not null: least(null, 3) is 3 in Spark (null arguments are skipped).
-        pop = pop.join(lost, "idx", "left").fillna(0, subset=["peers_churned"])
-    else:
-        pop = pop.withColumn("peers_churned", F.lit(0))
+    at = _Month(p.seed, month)
+    return (_with_peers_churned(pop, p, prev, at)
+            .transform(_with_mood_and_usage, at)
+            .transform(_with_contact_counts, at)
+            .transform(_with_holdings, at)
+            .transform(_with_stickiness_and_churn, at)
+            .transform(_with_month_events, at)
+            .transform(_carried_over))
 
-    idx, mi = F.col("idx"), F.lit(m)
-    u = lambda salt: uniform(s, salt, idx, mi)      # noqa: E731  a draw of this subscriber-month
-    z = lambda salt: normal(s, salt, idx, mi)       # noqa: E731
-    col = F.col
+
+def _with_peers_churned(pop: DataFrame, p: Params, prev: DataFrame | None, at: _Month) -> DataFrame:
+    """Peers (call-circle slots on-net) who churn during this month: they still call before they go, so the
+    month's CDRs show them, and they raise the subscriber's risk for the next month. Who churns this month
+    is already decided by last month's risk (the same draw as the churn step's), so it is known up front.
+    The first month has no last month: its churned peers count from the second month on."""
+    if prev is None:
+        return pop.withColumn("peers_churned", F.lit(0))
+    churning = (prev.where(~F.col("churned"))
+                .where(_churn_draw(at.seed, F.col("idx"), at.month.index) < sigmoid(F.col("risk_end")))
+                .select(F.col("idx").alias("peer_idx")))
+    circle = slots(p, pop.select("idx", "segment_idx", "member", "block", "pos", "group_size", "home_prov_idx"))
+    lost = (circle.filter(F.col("kind").isin(*ON_NET))
+            .join(F.broadcast(churning), "peer_idx")
+            .groupBy("idx").agg(F.count(F.lit(1)).alias("peers_churned")))
+    # Nobody lost is 0, not null: least(null, 3) is 3 in Spark (null arguments are skipped).
+    return pop.join(lost, "idx", "left").fillna(0, subset=["peers_churned"])
+
+
+def _with_mood_and_usage(df: DataFrame, at: _Month) -> DataFrame:
+    """Tenure, dissatisfaction (a persistent disposition plus an AR(1) monthly mood), a decline in usage
+    for the dissatisfied, and the month's usage level and ARPU."""
+    col, month, u, z = F.col, at.month, at.u, at.z
     new_this_month = col("activation_date") >= F.lit(month.start)
     act_day = F.when(new_this_month, F.dayofmonth("activation_date")).otherwise(1)
     tenure_m = F.months_between(F.lit(month.start), col("activation_date"))
-    # Dissatisfaction: a persistent personal disposition plus an AR(1) monthly mood.
-    mood_prev = F.coalesce(col("prev_dis_end"), normal(s, "mood0", idx))
+    mood_prev = F.coalesce(col("prev_dis_end"), normal(at.seed, "mood0", col("idx")))
     mood = 0.6 * mood_prev + 0.8 * z("mood")
     level_prev = F.coalesce(col("prev_level_end"), F.lit(1.0))
-    df = pop.select(
+    df = df.select(
         "*",
         new_this_month.alias("new_this_month"), act_day.alias("act_day"), tenure_m.alias("tenure_months"),
         mood.alias("dis_end"), mood_prev.alias("mood_prev"), u("declining").alias("_u_decl"),
     )
-    dis = 0.6 * col("grumpy") + 0.8 * col("dis_end")
-    df = df.select("*", dis.alias("dissatisfaction"))
-    dis = col("dissatisfaction")
-    declining = col("_u_decl") < sigmoid(1.3 * dis - 2.6)
+    df = df.select("*", (0.6 * col("grumpy") + 0.8 * col("dis_end")).alias("dissatisfaction"))
+    declining = col("_u_decl") < sigmoid(1.3 * col("dissatisfaction") - 2.6)
     df = df.select("*", F.when(declining, 0.3 + 0.5 * u("decline")).otherwise(0.0).alias("decline"))
     decline = col("decline")
     level = F.when(decline > 0, level_prev * (1 - 0.6 * decline)).otherwise(level_prev + 0.3 * (1 - level_prev)) \
         * (1 + 0.05 * z("level"))
     df = df.select("*", level.alias("level"))
-    df = df.select("*", (col("arpu_base") * col("level")).alias("arpu_month"))
-    arpu_m = col("arpu_month")
-    # Customer-service contacts (Poisson splitting keeps resolved and unresolved independent).
+    return df.select("*", (col("arpu_base") * col("level")).alias("arpu_month"))
+
+
+def _with_contact_counts(df: DataFrame, at: _Month) -> DataFrame:
+    """The month's counts of customer-service contacts, survey replies, competitor calls and recharges
+    (Poisson splitting keeps resolved and unresolved complaints independent)."""
+    col, u, z = F.col, at.u, at.z
+    dis, decline, arpu_m = col("dissatisfaction"), col("decline"), col("arpu_month")
     lam_c = 0.035 * F.exp(1.1 * dis)
     # Competitors' service numbers: a subscriber weighing a switch calls them.
     intent = sigmoid(2.0 * dis - 4.2)
@@ -133,7 +162,7 @@ def month_state(spark: SparkSession, p: Params, month: Month, prev: DataFrame | 
                    (0.25 * sigmoid(1.6 * dis - 1.2)).alias("_l_unsat"), (0.15 * sigmoid(-dis)).alias("_l_sat"),
                    (0.02 + 3.0 * intent).alias("_l_comp"), (0.02 + 3.0 * intent_prev).alias("_l_comp_prev"),
                    rech_lam.alias("_l_rech"))
-    df = df.select(
+    return df.select(
         "*",
         poisson(col("_l_res"), u("n-res")).alias("n_complaint_resolved"),
         poisson(col("_l_unres"), u("n-unres")).alias("n_complaint_unresolved"),
@@ -147,26 +176,38 @@ def month_state(spark: SparkSession, p: Params, month: Month, prev: DataFrame | 
         F.when(col("prepaid") == 1, F.least(poisson(col("_l_rech"), u("n-rech"), z("n-rech-z")), F.lit(60)))
         .otherwise(0).alias("n_recharges"),
     ).drop("_u_decl", "_l_res", "_l_unres", "_l_unsat", "_l_sat", "_l_comp", "_l_comp_prev", "_l_rech", "mood_prev")
-    col = F.col
+
+
+def _with_holdings(df: DataFrame, at: _Month) -> DataFrame:
+    """Balance level, a contract ending soon, and the VAS products held at the start of the month: carried,
+    or for the initial base and new subscribers drawn from the propensities shifted up."""
+    col, month, z = F.col, at.month, at.z
     low_balance_level = F.exp(F.log(col("arpu_month") * 0.7 + 2.0) + 0.6 * z("bal"))
     bal_level = F.when(col("n_recharges") == 0, low_balance_level * 0.25).otherwise(low_balance_level)
     ends_soon = col("has_contract") & (col("contract_end") >= F.lit(month.start)) & \
         (col("contract_end") <= F.add_months(F.lit(month.end), 1))
-    # Holdings at the start of the month: carried, or drawn for the initial base from the propensities.
-    held = {}
-    for x in PRODUCTS:
-        held[x] = F.coalesce(col(f"prev_held_end_{x}"), F.when(col("new_this_month"), F.lit(False)))
+    held = {x: F.coalesce(col(f"prev_held_end_{x}"), F.when(col("new_this_month"), F.lit(False))) for x in PRODUCTS}
     df = df.select("*", bal_level.alias("balance_level"), ends_soon.alias("contract_ends_soon"),
                    *[h.alias(f"held_{x}") for x, h in held.items()])
-    # Initial holdings (first month, or new subscribers) follow the same propensity logits shifted up.
-    a = {c: col(c) for c in df.columns}
-    init_order = ["FETION", "MAIL139", "FAMILY_NET", "CRBT", "NEWSPAPER", "RINGTONE_CHANGE", "MOBILE_INTERNET"]
-    for x in init_order:
-        a = {c: col(c) for c in df.columns}
-        logit = propensity_logits(a)[x]
-        df = df.withColumn(f"held_{x}", F.coalesce(col(f"held_{x}"), uniform(s, "held0-" + x, idx) < sigmoid(logit + 2.0)))
-    a = {c: col(c) for c in df.columns}
-    logits = propensity_logits(a)
+    # In this order: a product's propensity may depend on the holdings drawn before it.
+    for x in ["FETION", "MAIL139", "FAMILY_NET", "CRBT", "NEWSPAPER", "RINGTONE_CHANGE", "MOBILE_INTERNET"]:
+        logit = propensity_logits({c: col(c) for c in df.columns})[x]
+        df = df.withColumn(f"held_{x}", F.coalesce(col(f"held_{x}"),
+                                                   uniform(at.seed, "held0-" + x, col("idx")) < sigmoid(logit + 2.0)))
+    return df
+
+
+def _with_stickiness_and_churn(df: DataFrame, at: _Month) -> DataFrame:
+    """True stickiness, this month's drivers of churn (carried as next month's risk), the churn draw on last
+    month's risk, and the true propensities.
+
+    Leaving is decided on what the subscriber lived through the month before: this month's drivers set
+    next month's risk (carried as risk_end), and this month's churn draw uses last month's. A model on the
+    view of month M therefore sees every cause of churn in M+1, as in a real operator's data, and the
+    oracle (the true probability) holds nothing the extracts could not show in time. The first month has
+    no previous one and uses its own drivers; nobody churns in the month they were activated."""
+    col, month, u, z = F.col, at.month, at.u, at.z
+    logits = propensity_logits({c: col(c) for c in df.columns})
     n_held = sum((col(f"held_{x}").cast("int") for x in PRODUCTS), F.lit(0))
     onnet = pick([c[0] + c[1] + c[2] for c in R.CIRCLE], col("segment_idx"))
     stick_logit = (F.lit(-1.2) + 0.45 * F.log1p(F.greatest(col("tenure_months"), F.lit(0.0)))
@@ -189,19 +230,20 @@ def month_state(spark: SparkSession, p: Params, month: Month, prev: DataFrame | 
                    + 0.3 * F.least(F.greatest(col("n_comp_month") - col("n_comp_prev"), F.lit(0)), F.lit(4))
                    - 2.0 * (stickiness / 100 - 0.5)
                    + 0.25 * z("hidden"))
-    # Leaving is decided on what the subscriber lived through the month before: this month's drivers set
-    # next month's risk (carried as risk_end), and this month's churn draw uses last month's. A model on
-    # the view of month M therefore sees every cause of churn in M+1, as in a real operator's data, and the
-    # oracle (the true probability) holds nothing the extracts could not show in time. The first month has
-    # no previous one and uses its own drivers; nobody churns in the month they were activated.
     df = df.select("*", churn_logit.alias("risk_end"))
     risk = F.coalesce(col("prev_risk_end"), col("risk_end"))
     p_churn = F.when(col("new_this_month"), 0.0).otherwise(sigmoid(risk))
-    churned = _churn_draw(s, idx, m) < p_churn
+    churned = _churn_draw(at.seed, col("idx"), month.index) < p_churn
     churn_day = F.when(churned, F.lit(2) + F.floor(u("churn-day") * (month.days - 1)).cast("int"))
-    df = df.select("*", stickiness.alias("true_stickiness"), p_churn.alias("true_churn_prob"),
-                   churned.alias("churned"), churn_day.alias("churn_day"),
-                   *[sigmoid(logits[x]).alias(f"prop_{x}") for x in PRODUCTS])
+    return df.select("*", stickiness.alias("true_stickiness"), p_churn.alias("true_churn_prob"),
+                     churned.alias("churned"), churn_day.alias("churn_day"),
+                     *[sigmoid(logits[x]).alias(f"prop_{x}") for x in PRODUCTS])
+
+
+def _with_month_events(df: DataFrame, at: _Month) -> DataFrame:
+    """When things happen in the month: the usage window, VAS orders and cancellations, plan and VIP
+    changes, suspensions, the order day."""
+    col, month, u = F.col, at.month, at.u
     # Window of usage: from activation to the start of the churn day (nothing on or after it);
     # events such as complaints and recharges may still happen on the churn day itself.
     ws = (col("act_day") - 1) * DAY
@@ -211,7 +253,22 @@ def month_state(spark: SparkSession, p: Params, month: Month, prev: DataFrame | 
     took = {x: ~col(f"held_{x}") & (u("took-" + x) < col(f"prop_{x}")) for x in PRODUCTS}
     cancel = {x: col(f"held_{x}") & (u("cancel-" + x) < 0.015 + 0.05 * sigmoid(col("dissatisfaction") - 1.5))
               for x in PRODUCTS}
-    # Plan changes: a declining subscriber may step down; a growing one up. Changes happen on day 2..days.
+    plan = _plan_change(at)
+    vip = _vip_change(at)
+    susp_day, resume_day = _suspension(at)
+    return df.select(
+        "*", ws.alias("win_start"), we_use.alias("win_end_usage"), we_evt.alias("win_end_event"),
+        *[took[x].alias(f"took_{x}") for x in PRODUCTS], *[cancel[x].alias(f"cancel_{x}") for x in PRODUCTS],
+        *plan, *vip,
+        susp_day.alias("suspend_day"), resume_day.alias("resume_day"),
+        # any day of the month: the last one too (a daily batch without new orders fails its row count)
+        (F.lit(1) + F.floor(u("order-day") * month.days).cast("int")).alias("order_day_raw"),
+    )
+
+
+def _plan_change(at: _Month) -> list[Column]:
+    """A declining subscriber may step down a plan, a growing one up; changes happen on day 2..days."""
+    col, month, u = F.col, at.month, at.u
     plan_prev = F.coalesce(col("prev_plan_idx_end"), col("plan_idx0"))
     brand_first = pick([R.PLAN_OFFSET[b] for b in R.BRANDS], col("brand_idx"))
     brand_last = brand_first + pick([R.PLAN_COUNT[b] - 1 for b in R.BRANDS], col("brand_idx"))
@@ -221,6 +278,13 @@ def month_state(spark: SparkSession, p: Params, month: Month, prev: DataFrame | 
     plan_change_day = F.when((down | up) & (~col("churned") | (change_day < col("churn_day")))
                              & (change_day > col("act_day")), change_day)
     new_plan = F.when(down, plan_prev - 1).when(up, plan_prev + 1).otherwise(plan_prev)
+    return [plan_prev.alias("plan_idx_start"), plan_change_day.alias("plan_change_day"),
+            F.when(plan_change_day.isNotNull(), new_plan).otherwise(plan_prev).alias("plan_idx_end_new")]
+
+
+def _vip_change(at: _Month) -> list[Column]:
+    """A rare VIP level change for postpaid subscribers: down when declining, else up."""
+    col, month, u = F.col, at.month, at.u
     vip_prev = F.coalesce(col("prev_vip_end"), col("vip0"))
     vip_change = (col("prepaid") == 0) & (u("vip-change") < 0.004)
     vip_day = F.when(vip_change & ~col("churned") & (F.lit(2) + F.floor(u("vip-day") * (month.days - 1)) > col("act_day")),
@@ -228,8 +292,14 @@ def month_state(spark: SparkSession, p: Params, month: Month, prev: DataFrame | 
     vip_order = ["NONE", "SILVER", "GOLD", "DIAMOND"]
     vip_rank = F.array_position(F.array(*[F.lit(v) for v in vip_order]), vip_prev).cast("int") - 1
     vip_new_rank = F.when(col("decline") > 0, F.greatest(vip_rank - 1, F.lit(0))).otherwise(F.least(vip_rank + 1, F.lit(3)))
-    # Suspension (停机): most prepaid churners stop a few days before leaving; some prepaid subscribers
-    # with no recharge are suspended for a few days and come back.
+    return [vip_prev.alias("vip_start"), vip_day.alias("vip_change_day"),
+            F.when(vip_day.isNotNull(), pick(vip_order, vip_new_rank)).otherwise(vip_prev).alias("vip_end_new")]
+
+
+def _suspension(at: _Month) -> tuple[Column, Column]:
+    """Suspension (停机): most prepaid churners stop a few days before leaving; some prepaid subscribers
+    with no recharge are suspended for a few days and come back. (suspend day, resume day)."""
+    col, month, u = F.col, at.month, at.u
     gap = F.lit(3) + F.floor(u("susp-gap") * 8).cast("int")
     susp_churner = col("churned") & (col("prepaid") == 1) & (u("susp") < 0.6) & (col("churn_day") - gap > col("act_day")) \
         & (col("churn_day") - gap >= 2)
@@ -238,21 +308,13 @@ def month_state(spark: SparkSession, p: Params, month: Month, prev: DataFrame | 
     other_day = F.lit(2) + F.floor(u("susp-day") * (month.days - 9)).cast("int")
     susp_day = F.when(susp_churner, col("churn_day") - gap).when(susp_other & (other_day > col("act_day")), other_day)
     resume_day = F.when(susp_other & susp_day.isNotNull(), susp_day + 1 + F.floor(u("resume") * 6).cast("int"))
-    df = df.select(
-        "*", ws.alias("win_start"), we_use.alias("win_end_usage"), we_evt.alias("win_end_event"),
-        *[took[x].alias(f"took_{x}") for x in PRODUCTS], *[cancel[x].alias(f"cancel_{x}") for x in PRODUCTS],
-        plan_prev.alias("plan_idx_start"), plan_change_day.alias("plan_change_day"),
-        F.when(plan_change_day.isNotNull(), new_plan).otherwise(plan_prev).alias("plan_idx_end_new"),
-        vip_prev.alias("vip_start"), vip_day.alias("vip_change_day"),
-        F.when(vip_day.isNotNull(), pick(vip_order, vip_new_rank)).otherwise(vip_prev).alias("vip_end_new"),
-        susp_day.alias("suspend_day"), resume_day.alias("resume_day"),
-        # any day of the month: the last one too (a daily batch without new orders fails its row count)
-        (F.lit(1) + F.floor(u("order-day") * month.days).cast("int")).alias("order_day_raw"),
-    )
-    # Carry-over columns for the next month.
-    df = df.drop(*[f"prev_{c}" for c in CARRY]).select(
+    return susp_day, resume_day
+
+
+def _carried_over(df: DataFrame) -> DataFrame:
+    """The columns the next month carries over (CARRY), in place of last month's."""
+    return df.drop(*[f"prev_{c}" for c in CARRY]).select(
         "*", F.col("plan_idx_end_new").alias("plan_idx_end"), F.col("vip_end_new").alias("vip_end"),
         F.col("level").alias("level_end"), F.col("n_comp_month").alias("n_comp"),
         *[((F.col(f"held_{x}") & ~F.col(f"cancel_{x}")) | F.col(f"took_{x}")).alias(f"held_end_{x}") for x in PRODUCTS],
     ).drop("plan_idx_end_new", "vip_end_new")
-    return df
