@@ -122,8 +122,19 @@ def load_campaigns(path: str | Path, policy_ids: set[str] | None = None) -> Camp
     where = str(path)
     _unknown_keys(doc, {"contact_policy", "channels", "campaigns"}, where)
     channels = tuple(_require(doc, "channels", where, list))
-    cp = _require(doc, "contact_policy", where, dict)
-    w = f"{where}: contact_policy"
+    policy = _contact_policy(_require(doc, "contact_policy", where, dict), channels, f"{where}: contact_policy")
+    campaigns, seen = [], set()
+    for i, c in enumerate(_require(doc, "campaigns", where, list)):
+        if not isinstance(c, dict) or not c.get("id"):
+            raise CampaignError(f"{where}: campaign #{i + 1} needs an 'id'")
+        if c["id"] in seen:
+            raise CampaignError(f"{where}: campaign {c['id']}: the id is used twice")
+        seen.add(c["id"])
+        campaigns.append(_campaign(c, i + 1, channels, policy_ids, f"{where}: campaign {c['id']}"))
+    return CampaignConfig(where, channels, policy, tuple(campaigns))
+
+
+def _contact_policy(cp: Mapping, channels: tuple[str, ...], w: str) -> ContactPolicy:
     _unknown_keys(cp, {"window_days", "max_contacts", "max_per_channel", "quiet_hours", "sensitive_tags",
                        "sensitive_channels", "do_not_disturb_file"}, w)
     per_channel = dict(cp.get("max_per_channel") or {})
@@ -142,66 +153,70 @@ def load_campaigns(path: str | Path, policy_ids: set[str] | None = None) -> Camp
         v = _require(cp, key, w, int)
         if v < (1 if key == "window_days" else 0):
             raise CampaignError(f"{w}.{key}: {v} is out of range")
-    policy = ContactPolicy(int(cp["window_days"]), int(cp["max_contacts"]), per_channel, quiet,
-                           tuple(cp.get("sensitive_tags") or ()), tuple(cp.get("sensitive_channels") or ()),
-                           cp.get("do_not_disturb_file"))
+    return ContactPolicy(int(cp["window_days"]), int(cp["max_contacts"]), per_channel, quiet,
+                         tuple(cp.get("sensitive_tags") or ()), tuple(cp.get("sensitive_channels") or ()),
+                         cp.get("do_not_disturb_file"))
 
-    campaigns, seen = [], set()
-    for i, c in enumerate(_require(doc, "campaigns", where, list)):
-        if not isinstance(c, dict) or not c.get("id"):
-            raise CampaignError(f"{where}: campaign #{i + 1} needs an 'id'")
-        cw = f"{where}: campaign {c['id']}"
-        if c["id"] in seen:
-            raise CampaignError(f"{cw}: the id is used twice")
-        seen.add(c["id"])
-        _unknown_keys(c, {"id", "name", "objective", "takes", "rank", "channels", "cycle", "capacity", "holdout",
-                          "script"}, cw)
-        objective = _require(c, "objective", cw, str)
-        if objective not in OBJECTIVES:
-            raise CampaignError(f"{cw}: objective {objective!r} is not one of {', '.join(OBJECTIVES)}")
-        takes = _require(c, "takes", cw, dict)
-        _unknown_keys(takes, {"matrix", "policies", "tags_any", "condition"}, f"{cw}.takes")
-        matrix = _require(takes, "matrix", f"{cw}.takes", str)
-        if matrix not in MATRICES:
-            raise CampaignError(f"{cw}.takes.matrix: {matrix!r} is not one of {', '.join(MATRICES)}")
-        policies = tuple(takes.get("policies") or ())
-        if policy_ids is not None:
-            unknown = [p for p in policies if p not in policy_ids]
-            if unknown:
-                raise CampaignError(f"{cw}.takes.policies: unknown polic{'y' if len(unknown) == 1 else 'ies'} "
-                                    f"{', '.join(unknown)} (not in the policy catalogue)")
-        chans = tuple(_require(c, "channels", cw, list))
-        if not chans:
-            raise CampaignError(f"{cw}: 'channels' is empty")
-        for ch in chans:
-            if ch not in channels:
-                raise CampaignError(f"{cw}: unknown channel {ch!r} (channels: {', '.join(channels)})")
-        cycle = _require(c, "cycle", cw, dict)
-        _unknown_keys(cycle, {"every", "from", "to"}, f"{cw}.cycle")
-        every = _require(cycle, "every", f"{cw}.cycle", str)
-        if every not in CYCLES:
-            raise CampaignError(f"{cw}.cycle.every: {every!r} is not one of {', '.join(CYCLES)}")
-        start, end = _date(cycle.get("from"), f"{cw}.cycle.from"), _date(cycle.get("to"), f"{cw}.cycle.to")
-        if every == "once" and start is None:
-            raise CampaignError(f"{cw}.cycle: a campaign run once needs 'from' (its date)")
-        if start and end and end < start:
-            raise CampaignError(f"{cw}.cycle: 'to' {end} is before 'from' {start}")
-        capacity = dict(c.get("capacity") or {})
-        for ch, n in capacity.items():
-            if ch not in chans:
-                raise CampaignError(f"{cw}.capacity: {ch!r} is not one of the campaign's channels")
-            if n is not None and (not isinstance(n, int) or n < 0):
-                raise CampaignError(f"{cw}.capacity.{ch}: must be a whole number >= 0 or null, got {n!r}")
-        holdout = c.get("holdout", 0.0)
-        if not isinstance(holdout, (int, float)) or not 0 <= holdout < 1:
-            raise CampaignError(f"{cw}.holdout: must be a share in [0, 1), got {holdout!r}")
-        campaigns.append(Campaign(
-            id=str(c["id"]), name=str(c.get("name") or c["id"]), objective=objective, matrix=matrix,
-            policies=policies, tags_any=tuple(takes.get("tags_any") or ()), condition=takes.get("condition"),
-            rank=str(_require(c, "rank", cw)), channels=chans, every=every, start=start, end=end,
-            capacity={ch: capacity.get(ch) for ch in chans}, holdout=float(holdout),
-            script=str(c.get("script") or "{policy_name}"), precedence=i + 1))
-    return CampaignConfig(where, channels, policy, tuple(campaigns))
+
+def _campaign(c: Mapping, precedence: int, channels: tuple[str, ...], policy_ids: set[str] | None,
+              cw: str) -> Campaign:
+    _unknown_keys(c, {"id", "name", "objective", "takes", "rank", "channels", "cycle", "capacity", "holdout",
+                      "script"}, cw)
+    objective = _require(c, "objective", cw, str)
+    if objective not in OBJECTIVES:
+        raise CampaignError(f"{cw}: objective {objective!r} is not one of {', '.join(OBJECTIVES)}")
+    takes = _require(c, "takes", cw, dict)
+    matrix, policies = _takes(takes, policy_ids, f"{cw}.takes")
+    chans = tuple(_require(c, "channels", cw, list))
+    if not chans:
+        raise CampaignError(f"{cw}: 'channels' is empty")
+    for ch in chans:
+        if ch not in channels:
+            raise CampaignError(f"{cw}: unknown channel {ch!r} (channels: {', '.join(channels)})")
+    every, start, end = _cycle(_require(c, "cycle", cw, dict), f"{cw}.cycle")
+    capacity = dict(c.get("capacity") or {})
+    for ch, n in capacity.items():
+        if ch not in chans:
+            raise CampaignError(f"{cw}.capacity: {ch!r} is not one of the campaign's channels")
+        if n is not None and (not isinstance(n, int) or n < 0):
+            raise CampaignError(f"{cw}.capacity.{ch}: must be a whole number >= 0 or null, got {n!r}")
+    holdout = c.get("holdout", 0.0)
+    if not isinstance(holdout, (int, float)) or not 0 <= holdout < 1:
+        raise CampaignError(f"{cw}.holdout: must be a share in [0, 1), got {holdout!r}")
+    return Campaign(
+        id=str(c["id"]), name=str(c.get("name") or c["id"]), objective=objective, matrix=matrix,
+        policies=policies, tags_any=tuple(takes.get("tags_any") or ()), condition=takes.get("condition"),
+        rank=str(_require(c, "rank", cw)), channels=chans, every=every, start=start, end=end,
+        capacity={ch: capacity.get(ch) for ch in chans}, holdout=float(holdout),
+        script=str(c.get("script") or "{policy_name}"), precedence=precedence)
+
+
+def _takes(takes: Mapping, policy_ids: set[str] | None, tw: str) -> tuple[str, tuple[str, ...]]:
+    """The matrix a campaign takes its offer from, and the policies it keeps (all when empty)."""
+    _unknown_keys(takes, {"matrix", "policies", "tags_any", "condition"}, tw)
+    matrix = _require(takes, "matrix", tw, str)
+    if matrix not in MATRICES:
+        raise CampaignError(f"{tw}.matrix: {matrix!r} is not one of {', '.join(MATRICES)}")
+    policies = tuple(takes.get("policies") or ())
+    if policy_ids is not None:
+        unknown = [p for p in policies if p not in policy_ids]
+        if unknown:
+            raise CampaignError(f"{tw}.policies: unknown polic{'y' if len(unknown) == 1 else 'ies'} "
+                                f"{', '.join(unknown)} (not in the policy catalogue)")
+    return matrix, policies
+
+
+def _cycle(cycle: Mapping, yw: str) -> tuple[str, date | None, date | None]:
+    _unknown_keys(cycle, {"every", "from", "to"}, yw)
+    every = _require(cycle, "every", yw, str)
+    if every not in CYCLES:
+        raise CampaignError(f"{yw}.every: {every!r} is not one of {', '.join(CYCLES)}")
+    start, end = _date(cycle.get("from"), f"{yw}.from"), _date(cycle.get("to"), f"{yw}.to")
+    if every == "once" and start is None:
+        raise CampaignError(f"{yw}: a campaign run once needs 'from' (its date)")
+    if start and end and end < start:
+        raise CampaignError(f"{yw}: 'to' {end} is before 'from' {start}")
+    return every, start, end
 
 
 def check_expressions(cfg: CampaignConfig, kinds: Mapping[str, str], tag_ids: set[str]) -> dict[str, Any]:
