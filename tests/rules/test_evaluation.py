@@ -13,7 +13,8 @@ from inlife.rules.columns import TAGS_COLUMN, kinds_of
 from inlife.rules.compile import check, load_checked
 from inlife.rules.derived import add_derived
 from inlife.rules.evaluate import WORD, evaluate_state, first_slots, plan, table_span
-from inlife.rules.expressions import parse, to_column
+from inlife.rules.translate import to_column
+from inlife.rules.expressions import parse
 from inlife.rules.index import _Space, build_index, conjuncts
 from inlife.rules.model import Rule, RuleSet
 from tests.rules.stateframes import KINDS, MONTH, SCHEMA, state_frame

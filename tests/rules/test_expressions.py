@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from inlife.rules.compile import Paths, check, load_ruleset
-from inlife.rules.expressions import RuleError, columns_of, parse
+from inlife.rules.syntax import RuleError
+from inlife.rules.expressions import columns_of, parse
 from tests.rules.stateframes import KINDS
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -222,7 +222,8 @@ def _cycle(cycle: Mapping, yw: str) -> tuple[str, date | None, date | None]:
 def check_expressions(cfg: CampaignConfig, kinds: Mapping[str, str], tag_ids: set[str]) -> dict[str, Any]:
     """Parse and check each campaign's condition (true/false) and rank (a number) against the state's
     columns; returns {campaign id: (condition node or None, rank node)}. Unknown tags are errors too."""
-    from inlife.rules.expressions import NULL, NUM, Checker, Parser, RuleError, parse
+    from inlife.rules.syntax import NULL, NUM, Parser, RuleError
+    from inlife.rules.expressions import Checker, parse
 
     out = {}
     for c in cfg.campaigns:

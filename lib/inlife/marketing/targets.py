@@ -116,7 +116,7 @@ def candidates(base: DataFrame, campaigns: Sequence[Campaign], expressions: Mapp
     base: the state joined with the batch's recommendation columns and ``tags`` (array of tag ids held),
     plus ``churn_reasons`` (array of factor names, may be null). policies: (policy_id, policy_name,
     policy_script) of the catalogue."""
-    from inlife.rules.expressions import to_column
+    from inlife.rules.translate import to_column
 
     parts = []
     for c in campaigns:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from inlife.rules.expressions import RuleError
+from inlife.rules.syntax import RuleError
 
 KINDS = ("family_product", "bundle_01", "new_business", "traffic", "vpn")
 

@@ -21,7 +21,8 @@ from pyspark.sql.types import IntegerType, StringType, StructField, StructType, 
 from inlife.config import Config
 from inlife.rules.catalogue import Catalogue, load_catalogue
 from inlife.rules.columns import static_kinds
-from inlife.rules.expressions import Node, RuleError, parse
+from inlife.rules.syntax import Node, RuleError
+from inlife.rules.expressions import parse
 from inlife.rules.loading import Collector
 from inlife.rules.matrices import load_dimensions, load_matrix
 from inlife.rules.model import Rule, RuleSet

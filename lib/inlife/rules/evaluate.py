@@ -57,7 +57,8 @@ from pyspark.sql.types import ArrayType, IntegerType, LongType, StructField, Str
 
 from inlife.rules.catalogue import Catalogue
 from inlife.rules.columns import TAGS_COLUMN
-from inlife.rules.expressions import Node, RuleError, to_column
+from inlife.rules.syntax import Node, RuleError
+from inlife.rules.translate import to_column
 from inlife.rules.index import ColumnIndex, build_index
 from inlife.rules.model import MULTI, Dimension, Rule, RuleSet
 

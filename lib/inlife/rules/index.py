@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from pyspark.sql.types import ByteType, DataType, DoubleType, IntegerType, LongType, ShortType, StringType, StructType
 
-from inlife.rules.expressions import NUM, STR, Node
+from inlife.rules.syntax import NUM, STR, Node
 
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "==": "=", "!=": "!=", "<>": "!="}
 _EXACT = 2 ** 53

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from inlife.rules.catalogue import Catalogue
-from inlife.rules.expressions import NUM, STR, Node
+from inlife.rules.syntax import NUM, STR, Node
 from inlife.rules.loading import Collector
 from inlife.rules.model import MULTI, Rule, RuleSet
 

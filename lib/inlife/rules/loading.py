@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from inlife.rules.expressions import RuleError
+from inlife.rules.syntax import RuleError
 
 
 class Collector:

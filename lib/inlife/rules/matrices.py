@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from inlife.rules.catalogue import Catalogue
-from inlife.rules.expressions import RuleError
+from inlife.rules.syntax import RuleError
 from inlife.rules.loading import Collector, as_when, check_keys, merged_params, read_yaml
 from inlife.rules.model import FAMILIES, Dimension, Rule
 

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from inlife.rules.expressions import RuleError
+from inlife.rules.syntax import RuleError
 from inlife.rules.loading import Collector, as_when, check_keys, merged_params, read_yaml
 from inlife.rules.model import Rule
 
