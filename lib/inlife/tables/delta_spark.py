@@ -48,21 +48,26 @@ class DeltaSparkEngine(base.Engine):
         return list(self._dt(path).detail().first()["partitionColumns"])
 
     def version(self, path: str) -> int:
-        """The newest commit's number, from the names in the table's log (the Delta protocol keeps the
-        newest commit file whatever it cleans up): a listing, where history() would run a Spark job."""
-        versions = self._log_versions(path)
-        if not versions:
-            raise TableError(f"no Delta log at {path}")
-        return versions[-1]
-
-    def _log_versions(self, path: str) -> list[int]:
+        """The newest commit's number, found as Delta finds it: from the last checkpoint (the log's
+        ``_last_checkpoint``), the commit files that follow it. A few file look-ups, where history() would
+        run a Spark job."""
         jvm = self.spark._jvm
-        log = jvm.org.apache.hadoop.fs.Path(f"{path.rstrip('/')}/_delta_log")
-        fs = log.getFileSystem(self.spark._jsc.hadoopConfiguration())
-        if not fs.exists(log):
-            return []
-        names = [status.getPath().getName() for status in fs.listStatus(log)]
-        return sorted(int(n[:-5]) for n in names if len(n) == 25 and n.endswith(".json") and n[:20].isdigit())
+        log = f"{path.rstrip('/')}/_delta_log"
+        fs = jvm.org.apache.hadoop.fs.Path(log).getFileSystem(self.spark._jsc.hadoopConfiguration())
+        marker = jvm.org.apache.hadoop.fs.Path(f"{log}/_last_checkpoint")
+        version = int(json.loads(self._text(fs, marker))["version"]) if fs.exists(marker) else -1
+        while fs.exists(jvm.org.apache.hadoop.fs.Path(f"{log}/{version + 1:020d}.json")):
+            version += 1
+        if version < 0:
+            raise TableError(f"no Delta log at {path}")
+        return version
+
+    def _text(self, fs, hadoop_path) -> str:
+        stream = fs.open(hadoop_path)
+        try:
+            return self.spark._jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
+        finally:
+            stream.close()
 
     def read(self, path, label, version, timestamp, partitions) -> DataFrame:
         if not self.exists(path):
@@ -124,11 +129,7 @@ class DeltaSparkEngine(base.Engine):
         out = []
         for v in range(first, last + 1):
             log = jvm.org.apache.hadoop.fs.Path(f"{path.rstrip('/')}/_delta_log/{v:020d}.json")
-            stream = log.getFileSystem(hconf).open(log)
-            try:
-                text = jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
-            finally:
-                stream.close()
+            text = self._text(log.getFileSystem(hconf), log)
             out.append([json.loads(line) for line in text.splitlines() if line.strip()])
         return out
 
