@@ -295,3 +295,19 @@ def test_check_constraints_refuse_a_breaking_write(tables, spark):
     assert t.version(NAME) == version
     assertDataFrameEqual(t.read(NAME), months_frame(spark, "a", per_month=2))
     assert set(_parquet_on_disk(t.location(NAME))) == set(data_files(t, NAME))   # no debris either
+
+
+def test_versions_and_commit_counts_past_checkpoints(tables, spark, conf):
+    """A checkpoint every 2 commits (the table property, set by version 1 after the empty create): the
+    version and each commit's own row count are read from the log past its checkpoints, and agree with the
+    history."""
+    t = Tables(spark, conf.with_overrides({"lake.engine": tables.engine.name, "lake.table_properties":
+                                           {NAME: {"delta.checkpointInterval": "2"}}}))
+    results = [t.append(NAME, months_frame(spark, f"v{k}", per_month=k + 1), partition_by=["month"])
+               for k in range(5)]
+    assert [(r.version, r.rows) for r in results] == [(2, 3), (3, 6), (4, 9), (5, 12), (6, 15)]
+    assert t.version(NAME) == 6 == t.history(NAME, 1)[0]["version"]
+    expected = months_frame(spark, "v0", per_month=1)
+    for k in range(1, 5):
+        expected = expected.union(months_frame(spark, f"v{k}", per_month=k + 1))
+    assertDataFrameEqual(t.read(NAME), expected)
