@@ -1,7 +1,6 @@
 """Segments: planted behaviour groups get their configured names, and keep ids from month to month."""
 from __future__ import annotations
 
-from dataclasses import replace
 
 from pyspark.sql import functions as F
 
@@ -48,7 +47,7 @@ def purity(segments, view):
 
 
 def test_planted_groups_get_their_names_and_keep_ids_next_month(spark, base_conf):
-    cfg = replace(load_segment_config(base_conf), max_iterations=10)
+    cfg = load_segment_config(base_conf).model_copy(update={"max_iterations": 10})
     march = planted_view(spark, cfg, "2024-03")
     seg_march, centroids, cached = cluster_month(march, "2024-03", cfg, None)
     assert purity(seg_march, march) == {n: n for n in PLANTED}

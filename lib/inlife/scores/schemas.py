@@ -33,7 +33,7 @@ MODEL_SCORES = StructType([
     StructField("run_id", StringType()),
 ])
 
-# scores.segments: consumption-behaviour clusters, two levels (seed: 7 classes, 16 sub-groups)
+# scores.segments: consumption-behaviour clusters, two levels (7 classes, 16 sub-groups in conf/segments.yaml)
 SEGMENTS = StructType([
     StructField("subscriber_id", LongType()),
     StructField("month", StringType()),

@@ -13,11 +13,11 @@ scores.segment_profiles.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
-import yaml
+from pydantic import Field, model_validator
 from pyspark.ml import Pipeline
 from pyspark.ml.clustering import KMeans
 from pyspark.ml.feature import StandardScaler, VectorAssembler
@@ -26,40 +26,41 @@ from pyspark.sql import functions as F
 from scipy.optimize import linear_sum_assignment
 
 from inlife.config import Config
-from inlife.errors import ConfigError
+from inlife.yamlschema import Schema, read
 
 
-@dataclass(frozen=True)
-class SegmentSpec:
+class SegmentSpec(Schema):
     name: str
-    label: str
-    signature: str
-    sign: int
+    label: str = ""                  # the name when not given
+    signature: str                   # the feature that sets the segment apart
+    sign: Literal[1, -1] = 1         # high (+1) or low (-1) on it
 
 
-@dataclass(frozen=True)
-class SegmentConfig:
-    features: tuple[str, ...]
-    segments: tuple[SegmentSpec, ...]
-    subgroups: int
-    seed: int
-    max_iterations: int
-    restarts: int
+class SegmentConfig(Schema):
+    """conf/segments.yaml."""
+    features: tuple[str, ...] = Field(min_length=1)
+    segments: tuple[SegmentSpec, ...] = Field(min_length=1)
+    subgroups: int = Field(ge=1)
+    seed: int = 42
+    max_iterations: int = Field(default=30, ge=1)
+    restarts: int = Field(default=3, ge=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SegmentConfig:
+        bad = [s.signature for s in self.segments if s.signature not in self.features]
+        if bad:
+            raise ValueError(f"signature feature(s) {bad} are not in features")
+        if self.subgroups < len(self.segments):
+            raise ValueError(f"subgroups ({self.subgroups}) must be at least the number of segments "
+                             f"({len(self.segments)})")
+        return self
 
 
 def load_segment_config(conf: Config | None = None, path: str | Path | None = None) -> SegmentConfig:
     path = Path(path) if path else Path(conf.conf_dir) / "segments.yaml"
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    feats = tuple(raw["features"])
-    segs = tuple(SegmentSpec(s["name"], s.get("label", s["name"]), s["signature"], int(s.get("sign", 1)))
-                 for s in raw["segments"])
-    bad = [s.signature for s in segs if s.signature not in feats]
-    if bad:
-        raise ConfigError(f"{path}: signature feature(s) {bad} are not in features")
-    if int(raw["subgroups"]) < len(segs):
-        raise ConfigError(f"{path}: subgroups ({raw['subgroups']}) must be at least the number of segments ({len(segs)})")
-    return SegmentConfig(feats, segs, int(raw["subgroups"]), int(raw.get("seed", 42)),
-                         int(raw.get("max_iterations", 30)), int(raw.get("restarts", 3)))
+    cfg = read(SegmentConfig, path, "segments file")
+    named = tuple(s if s.label else s.model_copy(update={"label": s.name}) for s in cfg.segments)
+    return cfg.model_copy(update={"segments": named})
 
 
 def log_features(view: DataFrame, features) -> DataFrame:

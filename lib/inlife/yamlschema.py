@@ -1,0 +1,80 @@
+"""Reading the YAML files of conf/ against a schema: one way to read a file and one form for its errors,
+which name the file, the key and what was expected.
+
+    class Segments(Schema):
+        features: list[str]
+        subgroups: int = Field(ge=1)
+
+    spec = read(Segments, Path("conf/segments.yaml"))
+
+A schema is a pydantic model: unknown keys are refused (a misspelt key is an error, not a default), every
+problem of the file is listed at once.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from inlife.errors import ConfigError
+
+T = TypeVar("T", bound=BaseModel)
+
+
+class Schema(BaseModel):
+    """The base of every file's schema: unknown keys are errors, values are not changed after reading."""
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def read_mapping(path: Path, what: str = "file") -> dict[str, Any]:
+    """The YAML mapping in ``path``; ConfigError naming the file when it is missing, not YAML, or not a
+    mapping at the top."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: the {what} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the {what}: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys, got {type(data).__name__}")
+    return data
+
+
+def read(schema: type[T], path: Path, what: str = "file") -> T:
+    """``path`` read and checked against ``schema``."""
+    return check(schema, read_mapping(path, what), path)
+
+
+def check(schema: type[T], data: Any, path: Path | str, at: str = "") -> T:
+    """``data`` (from ``path``, under the key ``at``) as ``schema``; ConfigError listing every problem."""
+    try:
+        return schema.model_validate(data)
+    except ValidationError as exc:
+        problems = [": ".join(x for x in (_key(at, e["loc"]), _expected(e)) if x) for e in exc.errors()]
+        raise ConfigError(f"{path}: " + "; ".join(problems)) from None
+
+
+def _key(at: str, loc: tuple) -> str:
+    parts = [at] if at else []
+    for x in loc:
+        parts.append(f"[{x}]" if isinstance(x, int) else str(x))
+    return ".".join(parts).replace(".[", "[")
+
+
+def _expected(error: dict) -> str:
+    kind, given = error["type"], error.get("input")
+    if kind == "missing":
+        return "required, not given"
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "literal_error":
+        return f"{given!r} is not one of {error['ctx']['expected']}"
+    if kind == "value_error":
+        return str(error["ctx"]["error"])
+    return f"{error['msg'].lower()}, got {given!r}"
