@@ -61,3 +61,31 @@ def test_unreadable_files_are_named(tmp_path, text, message):
         path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match=message):
         read_mapping(path, "segments file")
+
+
+def test_the_value_model_is_read_through_the_schema(tmp_path):
+    from inlife.scores.value import load_value_model
+
+    raw = yaml.safe_load((ROOT / "conf" / "value_model.yaml").read_text(encoding="utf-8"))
+    raw["normalisation"]["method"] = "zscore"
+    del raw["group"]["indicators"]["credit"]
+    path = tmp_path / "value_model.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_value_model(path=path)
+    assert str(err.value) == (
+        f"{path}: group: indicators must be given for exactly the criteria ['direct_value', 'indirect_value', "
+        f"'credit', 'loyalty', 'influence'] (given for ['direct_value', 'indirect_value', 'influence', "
+        f"'loyalty']); normalisation.method: 'zscore' is not one of 'winsorised' or 'percentile'")
+
+
+def test_value_tiers_go_from_the_top(tmp_path):
+    from inlife.scores.value import load_value_model
+
+    raw = yaml.safe_load((ROOT / "conf" / "value_model.yaml").read_text(encoding="utf-8"))
+    raw["tiers"] = list(reversed(raw["tiers"]))
+    path = tmp_path / "value_model.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"value_model\.yaml: tiers must be listed from the top with rising "
+                                          r"top_share ending at 1\.0$"):
+        load_value_model(path=path)

@@ -7,16 +7,17 @@ w_c * sum over indicators of w_i * x_i. Tiers cut the score at configured shares
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-import yaml
+from pydantic import Field, model_validator
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from inlife.config import Config
 from inlife.errors import ConfigError
+from inlife.yamlschema import Schema, read
 from inlife.scores.ahp import checked_priorities
 
 
@@ -45,23 +46,66 @@ class ValueModel:
     path: str
 
 
-def _hierarchy(spec: Mapping, where: str) -> Hierarchy:
-    try:
-        criteria = tuple(spec["criteria"])
-        top = checked_priorities(spec["matrix"], f"{where}.matrix")
-        if len(top.weights) != len(criteria):
-            raise ConfigError(f"{where}.matrix: {len(top.weights)} rows for {len(criteria)} criteria")
-        indicators = {}
-        for c in criteria:
-            ind = spec["indicators"][c]
-            p = checked_priorities(ind["matrix"], f"{where}.indicators.{c}.matrix")
-            if len(p.weights) != len(ind["columns"]):
-                raise ConfigError(f"{where}.indicators.{c}: {len(ind['columns'])} columns but a "
-                                  f"{len(p.weights)}x{len(p.weights)} matrix")
-            indicators[c] = tuple(zip(ind["columns"], p.weights))
-    except KeyError as exc:
-        raise ConfigError(f"{where}: missing {exc}") from None
-    return Hierarchy(criteria, top.weights, indicators)
+Matrix = list[list[int | float | str]]    # numbers or fractions such as "1/3"
+
+
+class _Indicators(Schema):
+    columns: tuple[str, ...] = Field(min_length=1)
+    matrix: Matrix
+
+
+class _Tree(Schema):
+    criteria: tuple[str, ...] = Field(min_length=1)
+    matrix: Matrix
+    indicators: dict[str, _Indicators]
+
+    @model_validator(mode="after")
+    def _one_per_criterion(self) -> _Tree:
+        if set(self.indicators) != set(self.criteria):
+            raise ValueError(f"indicators must be given for exactly the criteria {list(self.criteria)} "
+                             f"(given for {list(self.indicators)})")
+        return self
+
+
+class _Normalisation(Schema):
+    method: Literal["winsorised", "percentile"] = "winsorised"
+    limits: tuple[float, float] = (0.01, 0.99)
+
+
+class _Tier(Schema):
+    name: str
+    top_share: float = Field(gt=0, le=1)
+
+
+class _ValueFile(Schema):
+    """conf/value_model.yaml."""
+    subscriber: _Tree
+    group: _Tree
+    normalisation: _Normalisation = _Normalisation()
+    tiers: tuple[_Tier, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _tiers_from_the_top(self) -> _ValueFile:
+        shares = [t.top_share for t in self.tiers]
+        if shares != sorted(shares) or shares[-1] != 1.0:
+            raise ValueError("tiers must be listed from the top with rising top_share ending at 1.0")
+        return self
+
+
+def _hierarchy(tree: _Tree, where: str) -> Hierarchy:
+    """The tree's weights: the principal eigenvector of each matrix, checked for consistency (AHP)."""
+    top = checked_priorities(tree.matrix, f"{where}.matrix")
+    if len(top.weights) != len(tree.criteria):
+        raise ConfigError(f"{where}.matrix: {len(top.weights)} rows for {len(tree.criteria)} criteria")
+    indicators = {}
+    for c in tree.criteria:
+        ind = tree.indicators[c]
+        p = checked_priorities(ind.matrix, f"{where}.indicators.{c}.matrix")
+        if len(p.weights) != len(ind.columns):
+            raise ConfigError(f"{where}.indicators.{c}: {len(ind.columns)} columns but a "
+                              f"{len(p.weights)}x{len(p.weights)} matrix")
+        indicators[c] = tuple(zip(ind.columns, p.weights))
+    return Hierarchy(tree.criteria, top.weights, indicators)
 
 
 def criterion_columns(criteria) -> list[str]:
@@ -71,20 +115,10 @@ def criterion_columns(criteria) -> list[str]:
 
 def load_value_model(conf: Config | None = None, path: str | Path | None = None) -> ValueModel:
     path = Path(path) if path else Path(conf.conf_dir) / "value_model.yaml"
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read the value model: {exc}") from None
-    norm = raw.get("normalisation", {})
-    method = norm.get("method", "winsorised")
-    if method not in ("winsorised", "percentile"):
-        raise ConfigError(f"{path}: normalisation.method must be winsorised or percentile, got {method!r}")
-    tiers = tuple((t["name"], float(t["top_share"])) for t in raw["tiers"])
-    shares = [s for _, s in tiers]
-    if shares != sorted(shares) or shares[-1] != 1.0:
-        raise ConfigError(f"{path}: tiers must be listed from the top with rising top_share ending at 1.0")
-    return ValueModel(_hierarchy(raw["subscriber"], f"{path}: subscriber"), _hierarchy(raw["group"], f"{path}: group"),
-                      method, tuple(norm.get("limits", (0.01, 0.99))), tiers, str(path))
+    spec = read(_ValueFile, path, "value model")
+    return ValueModel(_hierarchy(spec.subscriber, f"{path}: subscriber"), _hierarchy(spec.group, f"{path}: group"),
+                      spec.normalisation.method, spec.normalisation.limits,
+                      tuple((t.name, t.top_share) for t in spec.tiers), str(path))
 
 
 def normalised(df: DataFrame, columns: list[str], method: str, limits: tuple[float, float]) -> dict[str, Column]:
