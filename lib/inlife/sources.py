@@ -1,43 +1,55 @@
 """The source contract (conf/sources.yaml): columns, formats and code tables of every landing extract."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import yaml
+from pydantic import Field, field_validator, model_validator
 
 from inlife.config import Config
 from inlife.errors import ConfigError
+from inlife.yamlschema import Schema, check, read
 
-TYPES = {"string", "int", "long", "double", "date", "timestamp"}
-FORMATS = {"delimited", "csv"}
-CADENCES = {"daily", "monthly"}
+Type = Literal["string", "int", "long", "double", "date", "timestamp"]
 
 
-@dataclass(frozen=True)
-class Column:
+class Column(Schema):
     name: str
-    type: str
-    format: str | None = None      # date/timestamp pattern
+    type: Type
+    format: str | None = None      # date/timestamp pattern (defaults.date_format / timestamp_format if omitted)
     code: str | None = None        # code table name
     min: float | None = None
     max: float | None = None
 
 
-@dataclass(frozen=True)
-class Source:
-    name: str
-    description: str
-    cadence: str
-    format: str
+class Source(Schema):
+    name: str                      # the key in ``sources``
+    description: str = ""
+    cadence: Literal["daily", "monthly"]
+    format: Literal["delimited", "csv"]
     delimiter: str
-    encoding: str
+    encoding: str = "UTF-8"        # defaults.encoding if omitted
     natural_key: tuple[str, ...]
-    subscriber_key: str | None
+    subscriber_key: str | None = None
     event_time: str
-    columns: tuple[Column, ...]
-    optional: bool = False      # a missing batch folder means no records that day (not an error)
+    columns: tuple[Column, ...] = Field(min_length=1)
+    optional: bool = False         # a missing batch folder means no records that day (not an error)
+
+    @field_validator("natural_key")
+    @classmethod
+    def _some_key(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:  # the duplicate check keys on it: without one, a whole batch would be one key
+            raise ValueError("empty; name the columns that identify a record")
+        return value
+
+    @model_validator(mode="after")
+    def _keys_are_columns(self) -> Source:
+        names = self.column_names
+        for key in [*self.natural_key, self.event_time, *([self.subscriber_key] if self.subscriber_key else [])]:
+            if key not in names:
+                raise ValueError(f"{key!r} is not one of its columns")
+        return self
 
     @property
     def column_names(self) -> list[str]:
@@ -54,6 +66,22 @@ class Source:
         return self.delimiter.join(self.column_names)
 
 
+class _Defaults(Schema):
+    encoding: str = "UTF-8"
+    timestamp_format: str = "yyyy-MM-dd HH:mm:ss"
+    date_format: str = "yyyy-MM-dd"
+
+
+class _ContractFile(Schema):
+    """conf/sources.yaml."""
+    defaults: _Defaults = _Defaults()
+    sources: dict[str, dict[str, Any]]
+    order: list[str] | None = None
+    codes: dict[str, list[str]] = {}
+    competitor_service_numbers: list[str | int] = []
+    bad_row_kinds: dict[str, str] = {}
+
+
 @dataclass
 class SourceContract:
     sources: dict[str, Source]
@@ -62,7 +90,6 @@ class SourceContract:
     competitor_service_numbers: list[str]
     bad_row_kinds: dict[str, str]
     path: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> Source:
         if name not in self.sources:
@@ -77,53 +104,33 @@ def load_sources(conf: Config) -> SourceContract:
 
 def load_sources_file(path: str | Path) -> SourceContract:
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read the source contract: {exc}") from None
-    defaults = raw.get("defaults", {})
-    codes = raw.get("codes", {})
-    sources: dict[str, Source] = {}
-    for name, s in (raw.get("sources") or {}).items():
-        where = f"{path}: sources.{name}"
+    raw = read(_ContractFile, path, "source contract")
+    sources, problems = {}, []
+    for name, spec in raw.sources.items():
         try:
-            cols = []
-            for c in s["columns"]:
-                col = Column(name=c["name"], type=c["type"], format=c.get("format"), code=c.get("code"),
-                             min=c.get("min"), max=c.get("max"))
-                if col.type not in TYPES:
-                    raise ConfigError(f"{where}.columns.{col.name}: unknown type {col.type!r} ({sorted(TYPES)})")
-                if col.code and col.code not in codes:
-                    raise ConfigError(f"{where}.columns.{col.name}: unknown code table {col.code!r}")
-                if col.type == "timestamp" and not col.format:
-                    col = Column(**{**col.__dict__, "format": defaults.get("timestamp_format")})
-                if col.type == "date" and not col.format:
-                    col = Column(**{**col.__dict__, "format": defaults.get("date_format")})
-                cols.append(col)
-            src = Source(name=name, description=s.get("description", ""), cadence=s["cadence"],
-                         format=s["format"], delimiter=s["delimiter"],
-                         encoding=s.get("encoding", defaults.get("encoding", "UTF-8")),
-                         natural_key=tuple(s["natural_key"]), subscriber_key=s.get("subscriber_key"),
-                         event_time=s["event_time"], columns=tuple(cols), optional=bool(s.get("optional", False)))
-        except KeyError as exc:
-            raise ConfigError(f"{where}: missing key {exc}") from None
-        if src.format not in FORMATS:
-            raise ConfigError(f"{where}.format: {src.format!r} is not one of {sorted(FORMATS)}")
-        if src.cadence not in CADENCES:
-            raise ConfigError(f"{where}.cadence: {src.cadence!r} is not one of {sorted(CADENCES)}")
-        if not src.natural_key:
-            # the duplicate check keys on it: without one, a whole batch would be one key
-            raise ConfigError(f"{where}.natural_key: empty; name the columns that identify a record")
-        names = src.column_names
-        for key in list(src.natural_key) + [src.event_time] + ([src.subscriber_key] if src.subscriber_key else []):
-            if key not in names:
-                raise ConfigError(f"{where}: {key!r} is not one of its columns")
-        sources[name] = src
-    order = raw.get("order") or list(sources)
+            sources[name] = _source(name, spec, raw, path)
+        except ConfigError as exc:      # every source's problems at once
+            problems.append(str(exc).removeprefix(f"{path}: "))
+    if problems:
+        raise ConfigError(f"{path}: " + "; ".join(problems))
+    order = raw.order or list(sources)
     missing = [n for n in sources if n not in order]
     unknown = [n for n in order if n not in sources]
     if missing or unknown:
         raise ConfigError(f"{path}: order must list every source once (missing {missing}, unknown {unknown})")
-    return SourceContract(sources=sources, order=order, codes={k: list(v) for k, v in codes.items()},
-                          competitor_service_numbers=[str(x) for x in raw.get("competitor_service_numbers", [])],
-                          bad_row_kinds=dict(raw.get("bad_row_kinds", {})), path=str(path))
+    return SourceContract(sources=sources, order=order, codes=dict(raw.codes),
+                          competitor_service_numbers=[str(x) for x in raw.competitor_service_numbers],
+                          bad_row_kinds=dict(raw.bad_row_kinds), path=str(path))
+
+
+def _source(name: str, spec: dict[str, Any], raw: _ContractFile, path: Path) -> Source:
+    """One source, with the file's defaults filled in and its code tables checked."""
+    where = f"sources.{name}"
+    src = check(Source, {"name": name, "encoding": raw.defaults.encoding, **spec}, path, where)
+    columns = []
+    for c in src.columns:
+        if c.code and c.code not in raw.codes:
+            raise ConfigError(f"{path}: {where}.columns.{c.name}: unknown code table {c.code!r}")
+        default = {"timestamp": raw.defaults.timestamp_format, "date": raw.defaults.date_format}.get(c.type)
+        columns.append(c.model_copy(update={"format": c.format or default}) if default else c)
+    return src.model_copy(update={"columns": tuple(columns)})
