@@ -21,6 +21,7 @@ setup(
         "mlflow>=3.1,<4",
         "great-expectations>=1.5,<2",
         "pyyaml>=6,<7",
+        "pydantic>=2,<3",          # the schema layer of the conf/ files (lib/inlife/yamlschema.py)
         # pyspark 4.0 is tested against pandas 2 and pyarrow >= 11
         "pandas>=2.2,<3",
         "pyarrow>=15",

@@ -19,14 +19,18 @@ def tables_of(lake: Path) -> set[str]:
     return {f"{p.parent.parent.name}.{p.parent.name}" for p in lake.glob("*/*/_delta_log")}
 
 
+def _text(value) -> str:
+    """A nested value (array, map, struct) as exact text: every element, floats in full."""
+    return json.dumps(value.tolist() if hasattr(value, "tolist") else value, default=str, sort_keys=True)
+
+
 def frame(lake: Path, name: str, ignore: set[str]):
     import deltalake
 
     layer, table = name.split(".")
     df = deltalake.DeltaTable(str(lake / layer / table)).to_pandas()
-    df = df[[c for c in sorted(df.columns) if c not in ignore]]
-    # nested values (arrays, maps, structs) compare by their text
-    df = df.apply(lambda col: col.map(repr) if col.dtype == object else col)
+    df = df[[c for c in df.columns if c not in ignore]]
+    df = df.apply(lambda col: col.map(_text) if col.dtype == object else col)
     return df.sort_values(list(df.columns), kind="stable").reset_index(drop=True)
 
 

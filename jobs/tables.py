@@ -5,6 +5,8 @@
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from inlife.sources import load_sources
 from inlife.tables.catalogue import DOC, markdown
 
@@ -16,8 +18,9 @@ def add_arguments(parser) -> None:
 def main(conf, write_docs: bool = False) -> int:
     text = markdown(load_sources(conf).order)
     if write_docs:
-        DOC.write_text(text, encoding="utf-8")
-        print(f"wrote {DOC}")
+        doc = Path(conf.project_root) / DOC
+        doc.write_text(text, encoding="utf-8")
+        print(f"wrote {doc}")
     else:
         print(text, end="")
     return 0

@@ -36,12 +36,25 @@ def execute(name: str, env: dict[str, str]):
     return nb
 
 
+# Two at a time: most of a run is a JVM starting and waiting on its driver, so two overlap well on two cores
+# (with the other test worker beside them), and more would crowd the kernels' start-up timeouts.
+AT_ONCE = 2
+
+
 def execute_all(runs: dict[str, dict[str, str]]) -> dict[str, object]:
-    """Several notebooks at once, each in its own kernel and Spark: most of a run is a JVM starting and
-    waiting on its driver, so they overlap well. Name -> executed notebook; the first failure raises."""
-    with ThreadPoolExecutor(max_workers=len(runs)) as pool:
+    """Several notebooks side by side, each in its own kernel and Spark. Key -> executed notebook; the first
+    failure raises (the runs not started yet are cancelled)."""
+    from jupyter_client.connect import LocalPortCache
+
+    # the one cache of the ports handed to kernels, made here: two threads making it at once could each
+    # hand the same port to their kernel
+    LocalPortCache.instance()
+    pool = ThreadPoolExecutor(max_workers=min(AT_ONCE, len(runs)))
+    try:
         futures = {key: pool.submit(execute, name_of(key), env) for key, env in runs.items()}
         return {key: f.result() for key, f in futures.items()}
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def name_of(key: str) -> str:

@@ -49,13 +49,16 @@ def demo(spark, base_conf, tmp_path_factory):
 
 
 def churn_spec_with_one_candidate(folder: Path) -> Path:
-    """The shipped churn spec with one logistic regression instead of five candidates: this module shows a
-    champion and its plots, not the model's quality (tests/models and benchmarks/model_quality.py do)."""
+    """The shipped specs (the rules name every model's columns), churn with one logistic regression instead
+    of five candidates: this module shows a champion and its plots, not the model's quality
+    (tests/models and benchmarks/model_quality.py do)."""
+    import shutil
+
     import yaml
 
-    spec = yaml.safe_load((ROOT / "conf" / "models" / "churn.yaml").read_text(encoding="utf-8"))
+    shutil.copytree(ROOT / "conf" / "models", folder)
+    spec = yaml.safe_load((folder / "churn.yaml").read_text(encoding="utf-8"))
     spec["algorithms"] = {"logistic_regression": {"regParam": [0.01], "elasticNetParam": [0.0], "maxIter": [100]}}
-    folder.mkdir(parents=True, exist_ok=True)
     (folder / "churn.yaml").write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
     return folder
 

@@ -72,8 +72,10 @@ class Publication:
         the catalogue: a partition overwrite by month, validated)."""
         index, self._added = self._added, self._added + 1
         spec = declared(table)
-        mode = mode or (spec.mode if spec else OVERWRITE_PARTITIONS)
-        partition_by = partition_by or (spec.partition_by if spec else ("month",))
+        if mode is None:
+            mode = spec.mode if spec else OVERWRITE_PARTITIONS
+        if partition_by is None:
+            partition_by = spec.partition_by if spec else ("month",)
         validate = validate if validate is not None else (spec.validated if spec else True)
         if self._pool is not None:
             future = self._pool.submit(self._add, index, table, df, mode, partition_by, parameters, validate)

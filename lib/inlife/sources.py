@@ -19,8 +19,8 @@ class Column(Schema):
     type: Type
     format: str | None = None      # date/timestamp pattern (defaults.date_format / timestamp_format if omitted)
     code: str | None = None        # code table name
-    min: float | None = None
-    max: float | None = None
+    min: int | float | None = None
+    max: int | float | None = None
 
 
 class Source(Schema):

@@ -2,10 +2,9 @@
 table name written out anywhere else, and writes partitioned as declared."""
 from __future__ import annotations
 
+import ast
 import importlib
-import io
 import re
-import tokenize
 from pathlib import Path
 
 import pytest
@@ -66,11 +65,16 @@ def test_declarations_and_lookups():
         declare(TARGETS, "again", ("batch",), "inlife.marketing.targeting.run_batch")
 
 
-def _string_literals(path: Path):
-    tokens = tokenize.generate_tokens(io.StringIO(path.read_text(encoding="utf-8")).readline)
-    for tok in tokens:
-        if tok.type == tokenize.STRING or getattr(tokenize, "FSTRING_START", None) == tok.type:
-            yield tok.start[0], tok.string
+def _names_written_out(path: Path, names: set[str]):
+    """(line, text) of each string that is a table name, and of each f-string that starts one
+    (f"raw.{source}"), in the module at ``path``."""
+    prefix = re.compile(rf"^({'|'.join(LAYERS)})\.$")
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in names:
+            yield node.lineno, node.value
+        elif isinstance(node, ast.JoinedStr) and len(node.values) > 1 and isinstance(node.values[0], ast.Constant) \
+                and prefix.match(str(node.values[0].value)) and isinstance(node.values[1], ast.FormattedValue):
+            yield node.lineno, f"f\"{node.values[0].value}{{...}}\""
 
 
 def test_no_table_name_is_written_out_outside_the_catalogue():
@@ -78,18 +82,12 @@ def test_no_table_name_is_written_out_outside_the_catalogue():
     f"raw.{...}" prefix elsewhere in lib/, jobs/, benchmarks/ or tests/ (the tests' own smoke.* tables and
     prose in docstrings aside)."""
     names = set(CATALOGUE) | {f(s) for f in (raw, quarantine) for s in sources()}
-    whole = re.compile(r"""^[rbfRBF]*(['"])([a-z]+\.[a-z_]+)\1$""")
-    layers = "|".join(LAYERS)
-    prefix = re.compile(rf"""^[fF](['"])({layers})\.\{{""")
     found = []
     for folder in ("lib", "jobs", "benchmarks", "tests"):
         for path in sorted((ROOT / folder).rglob("*.py")):
             if path in (ROOT / "lib" / "inlife" / "tables" / "catalogue.py", Path(__file__).resolve()):
                 continue
-            for line, text in _string_literals(path):
-                m = whole.match(text)
-                if (m and m.group(2) in names) or prefix.match(text):
-                    found.append(f"{path.relative_to(ROOT)}:{line}: {text}")
+            found += [f"{path.relative_to(ROOT)}:{line}: {text}" for line, text in _names_written_out(path, names)]
     assert found == []
 
 

@@ -267,9 +267,9 @@ class Tables:
         return [n for n in sorted(names) if self.register(n)]
 
     def _register_after(self, staged: StagedWrite, name: str) -> None:
-        session = (self.spark.sparkContext.applicationId, name)
-        if self.catalog_enabled and name not in self._registered \
-                and _SESSION_REGISTERED.get(session) != self.location(name):
+        if not self.catalog_enabled or name in self._registered:
+            return
+        if _SESSION_REGISTERED.get((self.spark.sparkContext.applicationId, name)) != self.location(name):
             staged.on_finish(lambda: self._register_or_warn(name))
 
     def _register_or_warn(self, name: str) -> None:

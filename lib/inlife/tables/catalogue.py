@@ -14,7 +14,7 @@ from pathlib import Path
 
 from inlife.tables.base import OVERWRITE, OVERWRITE_PARTITIONS
 
-DOC = Path(__file__).resolve().parents[3] / "docs" / "TABLES.md"
+DOC = Path("docs") / "TABLES.md"     # in the project folder (Config.project_root)
 
 
 @dataclass(frozen=True)

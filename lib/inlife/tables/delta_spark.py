@@ -50,17 +50,27 @@ class DeltaSparkEngine(base.Engine):
     def version(self, path: str) -> int:
         """The newest commit's number, found as Delta finds it: from the last checkpoint (the log's
         ``_last_checkpoint``), the commit files that follow it. A few file look-ups, where history() would
-        run a Spark job."""
+        run a Spark job; without a checkpoint, one listing of the log."""
         jvm = self.spark._jvm
         log = f"{path.rstrip('/')}/_delta_log"
         fs = jvm.org.apache.hadoop.fs.Path(log).getFileSystem(self.spark._jsc.hadoopConfiguration())
         marker = jvm.org.apache.hadoop.fs.Path(f"{log}/_last_checkpoint")
-        version = int(json.loads(self._text(fs, marker))["version"]) if fs.exists(marker) else -1
+        if fs.exists(marker):
+            version = int(json.loads(self._text(fs, marker))["version"])
+        else:                # no checkpoint yet (or the optional marker is gone): the log's own listing
+            version = max(self._commit_files(fs, log), default=-1)
         while fs.exists(jvm.org.apache.hadoop.fs.Path(f"{log}/{version + 1:020d}.json")):
             version += 1
         if version < 0:
             raise TableError(f"no Delta log at {path}")
         return version
+
+    def _commit_files(self, fs, log: str) -> list[int]:
+        folder = self.spark._jvm.org.apache.hadoop.fs.Path(log)
+        if not fs.exists(folder):
+            return []
+        names = [status.getPath().getName() for status in fs.listStatus(folder)]
+        return [int(n[:20]) for n in names if len(n) == 25 and n.endswith(".json") and n[:20].isdigit()]
 
     def _text(self, fs, hadoop_path) -> str:
         stream = fs.open(hadoop_path)
@@ -233,7 +243,9 @@ class _SparkStagedWrite(StagedWrite):
             info = next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
             if info.get("userMetadata") == tag:
                 return v, dict(info.get("operationMetrics") or {})
-        raise TableError(f"table {self.table}: its commit was not found among the last 20 versions of {self.path}")
+        # committed, but its entry is not to be found (commitInfo off, or many writers since): the version is
+        # the newest the engine knows of, and the row count unknown
+        return newest, {}
 
     def abort(self) -> None:
         if not self._done:
