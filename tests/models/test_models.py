@@ -155,12 +155,12 @@ def test_rollback_restores_previous_champion_and_scoring_follows(story, spark):
 
 def test_scores_follow_the_contract_with_reasons_and_drift(story, spark):
     conf, tables = story["conf"], story["tables"]
-    from inlife.scores.schemas import MODEL_SCORES
+    from inlife.scores import schemas
 
     if not tables.exists(MODEL_SCORES):
         score_month(spark, conf, "2024-03")
     df = tables.read(MODEL_SCORES, partitions={"month": "2024-03"})
-    assert [(f.name, f.dataType) for f in df.schema.fields] == [(f.name, f.dataType) for f in MODEL_SCORES.fields]
+    assert [(f.name, f.dataType) for f in df.schema.fields] == [(f.name, f.dataType) for f in schemas.MODEL_SCORES.fields]
     rows = df.collect()
     assert len(rows) == 300
     assert {r.decile for r in rows} == set(range(1, 11))

@@ -235,10 +235,12 @@ class _SparkStagedWrite(StagedWrite):
                                 f"this write was not applied")
 
     def _own_commit(self, tag: str) -> tuple[int, dict[str, Any]]:
-        """This write's version and operation metrics, from its commit in the log (found by its tag, newest
-        first: another writer may have committed since)."""
+        """This write's version and operation metrics, from its commit in the log: found by its tag among the
+        commits since the version it was staged against, newest first (another writer may have committed
+        since). A partition overwrite with no rows commits nothing: the table's version, rows unknown."""
         newest = self.engine.version(self.path)
-        for v in range(newest, max(-1, newest - 20), -1):
+        oldest = self.read_version + 1 if self.read_version is not None else 0
+        for v in range(newest, max(oldest, newest - 20) - 1, -1):
             [actions] = self.engine.commits(self.path, v, v)
             info = next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
             if info.get("userMetadata") == tag:
