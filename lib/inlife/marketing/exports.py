@@ -124,7 +124,7 @@ def write_channel(frame: DataFrame, root: Path, channel: str, batch: str, meta: 
 
 
 def export_batch(targets: DataFrame, history: DataFrame | None, root: Path, batch: str, channels: list[str],
-                 contact_date: date, meta: dict | None = None) -> list[dict]:
+                 contact_date: date, meta: dict | None = None, lookback_days: int = 92) -> list[dict]:
     """Every channel used in the batch gets its folder (an empty file when nobody was contacted on it)."""
     contacted = targets.where(F.col("contacted")).cache()
     out = []
@@ -138,7 +138,7 @@ def export_batch(targets: DataFrame, history: DataFrame | None, root: Path, batc
             elif ch == "customer_manager":
                 frame = work_orders(t)
             elif ch == "front_desk":
-                frame = front_desk_lookup(t, history, contact_date)
+                frame = front_desk_lookup(t, history, contact_date, lookback_days)
             else:
                 continue
             out.append(write_channel(frame, root, ch, batch, dict(meta or {})))

@@ -154,7 +154,8 @@ def run_batch(spark: SparkSession, conf: Config, base: DataFrame, kinds_state: D
         with stage(f"exports {batch}", conf) as st:
             result.exports = exports.export_batch(
                 written, tables.read(CONTACT_HISTORY), Path(conf.path("campaigns.exports_root")), batch, channels,
-                contact_date, {"targets_version": tables.version(TARGETS), "campaigns": [c.id for c in campaigns]})
+                contact_date, {"targets_version": tables.version(TARGETS), "campaigns": [c.id for c in campaigns]},
+                int(conf.get("campaigns.desk_contacts_days")))
             st.rows = sum(e["rows"] for e in result.exports)
     return result
 

@@ -49,7 +49,10 @@ def _q(c: str) -> str:
     return "`" + c.replace("`", "``") + "`"
 
 
-def pipeline(model: str, plan: FeaturePlan, algorithm: str, params: dict[str, Any], weighted: bool) -> Pipeline:
+def pipeline(model: str, plan: FeaturePlan, algorithm: str, params: dict[str, Any], weighted: bool,
+             seed: int) -> Pipeline:
+    """The model's MLlib pipeline: feature preparation, then the classifier (trees drawn with ``seed``, the
+    spec's split.seed)."""
     p = prefix(model)
     num = [f"{p}n_{c}" for c in plan.numeric]
     imp = [f"{p}i_{c}" for c in plan.numeric]
@@ -75,9 +78,9 @@ def pipeline(model: str, plan: FeaturePlan, algorithm: str, params: dict[str, An
     if algorithm == "logistic_regression":
         clf = LogisticRegression(family="binomial", **common, **params)
     elif algorithm == "gbt":
-        clf = GBTClassifier(seed=42, **common, **params)
+        clf = GBTClassifier(seed=seed, **common, **params)
     elif algorithm == "random_forest":
-        clf = RandomForestClassifier(seed=42, **common, **params)
+        clf = RandomForestClassifier(seed=seed, **common, **params)
     else:
         raise SpecError(f"unknown algorithm {algorithm!r}")
     clf.setProbabilityCol(probability_col(model)).setRawPredictionCol(f"{p}raw")

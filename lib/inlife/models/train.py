@@ -169,7 +169,8 @@ def _fit_candidates(conf: Config, t: _Training, run):
     name, best = t.spec.name, None
     for i, (algo, params) in enumerate(t.spec.candidates()):
         with stage(f"{name}: fit {algo} {params}", conf):
-            fitted = pipeline(name, t.plan, algo, params, t.spec.imbalance == "class_weight").fit(t.train)
+            fitted = pipeline(name, t.plan, algo, params, t.spec.imbalance == "class_weight",
+                              int(t.spec.split["seed"])).fit(t.train)
             hist = histogram(fitted.transform(t.valid), probability(name), LABEL, HIGH_VALUE)
             m = binary_metrics(hist)
         with mlflow.start_run(experiment_id=run.info.experiment_id, run_name=f"{name}-{algo}-{i}", nested=True):
