@@ -13,10 +13,11 @@ from inlife.yamlschema import read_mapping
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def shipped(tmp_path, change) -> Path:
-    raw = yaml.safe_load((ROOT / "conf" / "segments.yaml").read_text(encoding="utf-8"))
+def shipped(tmp_path, change, name: str = "segments.yaml") -> Path:
+    """A copy of the shipped conf/<name> with ``change`` made to it."""
+    raw = yaml.safe_load((ROOT / "conf" / name).read_text(encoding="utf-8"))
     change(raw)
-    path = tmp_path / "segments.yaml"
+    path = tmp_path / name
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     return path
 
@@ -66,11 +67,10 @@ def test_unreadable_files_are_named(tmp_path, text, message):
 def test_the_value_model_is_read_through_the_schema(tmp_path):
     from inlife.scores.value import load_value_model
 
-    raw = yaml.safe_load((ROOT / "conf" / "value_model.yaml").read_text(encoding="utf-8"))
-    raw["normalisation"]["method"] = "zscore"
-    del raw["group"]["indicators"]["credit"]
-    path = tmp_path / "value_model.yaml"
-    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    def spoil(raw):
+        raw["normalisation"]["method"] = "zscore"
+        del raw["group"]["indicators"]["credit"]
+    path = shipped(tmp_path, spoil, "value_model.yaml")
     with pytest.raises(ConfigError) as err:
         load_value_model(path=path)
     assert str(err.value) == (
@@ -82,10 +82,7 @@ def test_the_value_model_is_read_through_the_schema(tmp_path):
 def test_value_tiers_go_from_the_top(tmp_path):
     from inlife.scores.value import load_value_model
 
-    raw = yaml.safe_load((ROOT / "conf" / "value_model.yaml").read_text(encoding="utf-8"))
-    raw["tiers"] = list(reversed(raw["tiers"]))
-    path = tmp_path / "value_model.yaml"
-    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    path = shipped(tmp_path, lambda raw: raw.update(tiers=list(reversed(raw["tiers"]))), "value_model.yaml")
     with pytest.raises(ConfigError, match=r"value_model\.yaml: tiers must be listed from the top with rising "
                                           r"top_share ending at 1\.0$"):
         load_value_model(path=path)

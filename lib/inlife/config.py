@@ -118,16 +118,9 @@ def _nest(dotted: str, value: Any) -> dict:
 
 
 def _read_yaml(path: Path) -> dict:
-    try:
-        with path.open(encoding="utf-8") as fh:
-            data = yaml.load(fh, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping, got {_type_name(data)}")
-    return data
+    from inlife.yamlschema import read_mapping   # it imports inlife.errors only: no cycle
+
+    return read_mapping(path, "configuration file", _Loader)
 
 
 def available_envs(conf_dir: Path, schema: Mapping | None = None) -> list[str]:

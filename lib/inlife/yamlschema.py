@@ -28,11 +28,11 @@ class Schema(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def read_mapping(path: Path, what: str = "file") -> dict[str, Any]:
+def read_mapping(path: Path, what: str = "file", loader: type = yaml.SafeLoader) -> dict[str, Any]:
     """The YAML mapping in ``path``; ConfigError naming the file when it is missing, not YAML, or not a
-    mapping at the top."""
+    mapping at the top. ``loader``: a SafeLoader with tags of its own (config's ``!open``)."""
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        data = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=loader)
     except FileNotFoundError:
         raise ConfigError(f"{path}: the {what} does not exist") from None
     except OSError as exc:
