@@ -20,12 +20,12 @@ def test_shipped_specs_load(base_conf):
 
 
 @pytest.mark.parametrize("patch, message", [
-    ({"kind": "mood"}, "kind must be one of churn, stickiness, propensity"),
-    ({"algorithms": {"svm": {}}}, "unknown algorithm 'svm'"),
-    ({"algorithms": {"gbt": {"depth": [3]}}}, "algorithms.gbt: unknown parameter 'depth'"),
+    ({"kind": "mood"}, "kind: 'mood' is not one of 'churn', 'stickiness' or 'propensity'"),
+    ({"algorithms": {"svm": {}}}, "algorithms.svm: unknown key"),
+    ({"algorithms": {"gbt": {"depth": [3]}}}, "algorithms.gbt.depth: unknown key"),
     ({"algorithms": {"gbt": {"maxDepth": [2, 3, 4, 5], "maxIter": [5, 10, 20, 40]}}}, "16 candidates"),
-    ({"imbalance": "smote"}, "imbalance must be one of"),
-    ({"colour": "red"}, "unknown key 'colour'"),
+    ({"imbalance": "smote"}, "imbalance: 'smote' is not one of 'class_weight' or 'none'"),
+    ({"colour": "red"}, "colour: unknown key"),
 ])
 def test_malformed_spec_names_file_and_key(patch, message):
     data = synth.spec()

@@ -33,46 +33,113 @@ A spec names everything training needs, for any Delta table of this form (see do
 """
 from __future__ import annotations
 
-import copy
 import fnmatch
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import BeforeValidator, Field, model_validator
 
 from inlife.config import Config
-from inlife.errors import InlifeError
-
-KINDS = ("churn", "stickiness", "propensity")
-IMBALANCE = ("class_weight", "none")
-GATE_METRICS = ("auc_pr", "auc_roc")
-
-# Searchable parameters per algorithm (the MLlib parameter names) and their types.
-ALGORITHMS: dict[str, dict[str, type]] = {
-    "logistic_regression": {"regParam": float, "elasticNetParam": float, "maxIter": int, "threshold": float},
-    "gbt": {"maxDepth": int, "maxIter": int, "stepSize": float, "subsamplingRate": float, "maxBins": int,
-            "minInstancesPerNode": int},
-    "random_forest": {"numTrees": int, "maxDepth": int, "subsamplingRate": float, "maxBins": int,
-                      "minInstancesPerNode": int},
-}
-
-DEFAULTS: dict[str, Any] = {
-    "kind": "propensity",
-    "description": "",
-    "features": {"table": None, "keys": ["subscriber_id", "month"], "month_column": "month",
-                 "columns": "all_numeric", "exclude": [], "exclude_patterns": [], "categorical": []},
-    "label": {"column": None, "table": None},
-    "split": {"train_until": None, "validate_month": None, "train_months": None,
-              "validation_fraction": 0.3, "seed": 42},
-    "algorithms": None,
-    "imbalance": "class_weight",
-    "promotion": {"metric": "auc_pr", "tolerance": 0.01},
-}
+from inlife.errors import ConfigError, InlifeError
+from inlife.yamlschema import Schema, check, read_mapping
 
 
-class SpecError(InlifeError):
+
+def _listed(value: Any) -> Any:
+    return value if isinstance(value, list) else [value]     # one value: the search keeps it fixed
+
+
+Floats = Annotated[list[float], BeforeValidator(_listed), Field(min_length=1)]
+Ints = Annotated[list[int], BeforeValidator(_listed), Field(min_length=1)]
+
+
+# The search spaces: each algorithm's searchable parameters (the MLlib names), a value or a list of values.
+class _LogisticRegression(Schema):
+    regParam: Floats | None = None
+    elasticNetParam: Floats | None = None
+    maxIter: Ints | None = None
+    threshold: Floats | None = None
+
+
+class _Gbt(Schema):
+    maxDepth: Ints | None = None
+    maxIter: Ints | None = None
+    stepSize: Floats | None = None
+    subsamplingRate: Floats | None = None
+    maxBins: Ints | None = None
+    minInstancesPerNode: Ints | None = None
+
+
+class _RandomForest(Schema):
+    numTrees: Ints | None = None
+    maxDepth: Ints | None = None
+    subsamplingRate: Floats | None = None
+    maxBins: Ints | None = None
+    minInstancesPerNode: Ints | None = None
+
+
+class _Algorithms(Schema):
+    logistic_regression: _LogisticRegression | None = None      # null: the algorithm's defaults only
+    gbt: _Gbt | None = None
+    random_forest: _RandomForest | None = None
+
+    @model_validator(mode="after")
+    def _some(self) -> _Algorithms:
+        if not self.model_fields_set:
+            raise ValueError(f"map at least one of {', '.join(type(self).model_fields)} to a search space")
+        return self
+
+
+class _Features(Schema):
+    table: str = Field(min_length=1)
+    keys: list[str] = Field(["subscriber_id", "month"], min_length=1)
+    month_column: str | None = "month"
+    columns: Literal["all_numeric"] | Annotated[list[str], Field(min_length=1)] = "all_numeric"
+    exclude: list[str] | None = []                 # null: none (an empty key in YAML)
+    exclude_patterns: list[str] | None = []
+    categorical: list[str] | None = []
+
+
+class _Label(Schema):
+    column: str = Field(min_length=1)
+    table: str | None = None
+
+
+class _Split(Schema):
+    train_until: str | None = None                 # months as strings: '2024-06'
+    validate_month: str | None = None
+    train_months: int | None = Field(None, ge=0)   # 0 or null: every month
+    validation_fraction: float = Field(0.3, gt=0, lt=1)
+    seed: int = 42
+
+    @model_validator(mode="after")
+    def _validate_after_training(self) -> _Split:
+        if self.train_until and self.validate_month and self.validate_month <= self.train_until:
+            raise ValueError(f"validate_month {self.validate_month} must be after train_until {self.train_until}")
+        return self
+
+
+class _Promotion(Schema):
+    metric: Literal["auc_pr", "auc_roc"] = "auc_pr"
+    tolerance: float = Field(0.01, ge=0)
+
+
+class _SpecFile(Schema):
+    """conf/models/<name>.yaml; the fields in this order are the spec logged with each run."""
+    kind: Literal["churn", "stickiness", "propensity"] = "propensity"
+    description: str | None = ""
+    features: _Features
+    label: _Label
+    split: _Split = _Split()
+    algorithms: _Algorithms
+    imbalance: Literal["class_weight", "none"] = "class_weight"
+    promotion: _Promotion = _Promotion()
+
+
+class SpecError(ConfigError):
     """A model spec is malformed or names a table or column that does not exist."""
 
 
@@ -143,9 +210,9 @@ def load_spec(conf: Config, name_or_path: str | Path) -> Spec:
         have = ", ".join(spec_names(conf)) or "none"
         raise SpecError(f"{p}: no such model spec (specs in {specs_dir(conf)}: {have})")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{p}: not valid YAML: {exc}") from None
+        data = read_mapping(p, "model spec")
+    except ConfigError as exc:   # callers catch SpecError for anything wrong with a spec
+        raise SpecError(str(exc)) from None
     return parse_spec(data, p.stem, str(p), int(conf.get("models.max_candidates")))
 
 
@@ -153,94 +220,21 @@ def _err(path: str, msg: str) -> SpecError:
     return SpecError(f"{path}: {msg}")
 
 
-def _merge(defaults: dict, data: dict, path: str, prefix: str = "") -> dict:
-    out = copy.deepcopy(defaults)
-    for key, value in data.items():
-        if key not in defaults:
-            raise _err(path, f"unknown key '{prefix}{key}' (known: {', '.join(defaults)})")
-        if isinstance(defaults[key], dict) and defaults[key]:
-            if not isinstance(value, dict):
-                raise _err(path, f"'{prefix}{key}' must be a mapping")
-            out[key] = _merge(defaults[key], value, path, f"{prefix}{key}.")
-        else:
-            out[key] = value
-    return out
-
-
-def _str_list(value: Any, path: str, key: str) -> list[str]:
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _err(path, f"'{key}' must be a list of column names")
-    return list(value)
-
-
 def parse_spec(data: dict, name: str, path: str = "<spec>", max_candidates: int = 12) -> Spec:
-    if not isinstance(data, dict):
-        raise _err(path, "the top level must be a mapping")
-    d = _merge(DEFAULTS, data, path)
-    if d["kind"] not in KINDS:
-        raise _err(path, f"kind must be one of {', '.join(KINDS)}, got {d['kind']!r}")
-    f, lab, split = d["features"], d["label"], d["split"]
-    if not f["table"]:
-        raise _err(path, "features.table is required (a logical table name, e.g. unified.customer_view)")
-    keys = _str_list(f["keys"], path, "features.keys")
-    if not keys:
-        raise _err(path, "features.keys must name at least one key column")
-    columns = f["columns"]
-    if columns != "all_numeric":
-        columns = _str_list(columns, path, "features.columns")
-        if not columns:
-            raise _err(path, "features.columns must be 'all_numeric' or a non-empty list of columns")
-    if not lab["column"]:
-        raise _err(path, "label.column is required")
-    if d["imbalance"] not in IMBALANCE:
-        raise _err(path, f"imbalance must be one of {', '.join(IMBALANCE)}, got {d['imbalance']!r}")
-    frac = split["validation_fraction"]
-    if not isinstance(frac, (int, float)) or not 0 < frac < 1:
-        raise _err(path, f"split.validation_fraction must be between 0 and 1, got {frac!r}")
-    for k in ("train_until", "validate_month"):
-        if split[k] is not None and not isinstance(split[k], str):
-            raise _err(path, f"split.{k} must be a month string like '2024-06' (quote it), got {split[k]!r}")
-    if split["train_until"] and split["validate_month"] and split["validate_month"] <= split["train_until"]:
-        raise _err(path, f"split.validate_month {split['validate_month']} must be after train_until "
-                         f"{split['train_until']}")
-    promo = d["promotion"]
-    if promo["metric"] not in GATE_METRICS:
-        raise _err(path, f"promotion.metric must be one of {', '.join(GATE_METRICS)}")
-    if not isinstance(promo["tolerance"], (int, float)) or promo["tolerance"] < 0:
-        raise _err(path, "promotion.tolerance must be a number >= 0")
-
-    algos = d["algorithms"]
-    if not isinstance(algos, dict) or not algos:
-        raise _err(path, f"algorithms must map at least one of {', '.join(ALGORITHMS)} to a search space")
-    space: dict[str, dict[str, list]] = {}
-    for algo, params in algos.items():
-        if algo not in ALGORITHMS:
-            raise _err(path, f"algorithms: unknown algorithm {algo!r} (known: {', '.join(ALGORITHMS)})")
-        params = params or {}
-        if not isinstance(params, dict):
-            raise _err(path, f"algorithms.{algo} must map parameter names to lists of values")
-        space[algo] = {}
-        for pname, values in params.items():
-            if pname not in ALGORITHMS[algo]:
-                raise _err(path, f"algorithms.{algo}: unknown parameter {pname!r} "
-                                 f"(searchable: {', '.join(ALGORITHMS[algo])})")
-            values = values if isinstance(values, list) else [values]
-            typ = ALGORITHMS[algo][pname]
-            ok = all(isinstance(v, (int, float)) and not isinstance(v, bool) and
-                     (typ is float or float(v).is_integer()) for v in values)
-            if not values or not ok:
-                raise _err(path, f"algorithms.{algo}.{pname} must be a list of {typ.__name__} values")
-            space[algo][pname] = [typ(v) for v in values]
-    spec = Spec(name=name, path=path, kind=d["kind"], description=str(d["description"] or ""),
-                table=f["table"], keys=keys, month_column=f["month_column"], columns=columns,
-                exclude=_str_list(f["exclude"], path, "features.exclude"),
-                exclude_patterns=_str_list(f["exclude_patterns"], path, "features.exclude_patterns"),
-                categorical=_str_list(f["categorical"], path, "features.categorical"),
-                label=lab["column"], label_table=lab["table"], split=split, algorithms=space,
-                imbalance=d["imbalance"], tolerance=float(promo["tolerance"]), gate_metric=promo["metric"],
-                raw=d)
+    try:
+        d = check(_SpecFile, data, path)
+    except ConfigError as exc:
+        raise SpecError(str(exc)) from None
+    f, algos = d.features, d.algorithms
+    # candidates are tried in the file's order of algorithms
+    space = {a: getattr(algos, a).model_dump(exclude_none=True) if getattr(algos, a) else {}
+             for a in data["algorithms"]}
+    spec = Spec(name=name, path=path, kind=d.kind, description=str(d.description or ""),
+                table=f.table, keys=f.keys, month_column=f.month_column, columns=f.columns,
+                exclude=f.exclude or [], exclude_patterns=f.exclude_patterns or [], categorical=f.categorical or [],
+                label=d.label.column, label_table=d.label.table, split=d.split.model_dump(), algorithms=space,
+                imbalance=d.imbalance, tolerance=d.promotion.tolerance, gate_metric=d.promotion.metric,
+                raw={**d.model_dump(), "algorithms": data["algorithms"]})
     n = len(spec.candidates())
     if n > max_candidates:
         raise _err(path, f"the search space has {n} candidates, more than models.max_candidates "
