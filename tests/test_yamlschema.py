@@ -13,11 +13,11 @@ from inlife.yamlschema import read_mapping
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def shipped(tmp_path, change, name: str = "segments.yaml") -> Path:
-    """A copy of the shipped conf/<name> with ``change`` made to it."""
-    raw = yaml.safe_load((ROOT / "conf" / name).read_text(encoding="utf-8"))
+def shipped(tmp_path, change, name: str = "segments.yaml", under: str = "conf") -> Path:
+    """A copy of the shipped <under>/<name> with ``change`` made to it."""
+    raw = yaml.safe_load((ROOT / under / name).read_text(encoding="utf-8"))
     change(raw)
-    path = tmp_path / name
+    path = tmp_path / Path(name).name
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     return path
 
@@ -86,3 +86,61 @@ def test_value_tiers_go_from_the_top(tmp_path):
     with pytest.raises(ConfigError, match=r"value_model\.yaml: tiers must be listed from the top with rising "
                                           r"top_share ending at 1\.0$"):
         load_value_model(path=path)
+
+
+def test_a_model_spec_names_a_misspelt_key(tmp_path, base_conf):
+    from inlife.models.spec import load_spec
+
+    def spoil(raw):
+        raw["features"]["exclude_pattern"] = raw["features"].pop("exclude_patterns")
+    path = shipped(tmp_path, spoil, "models/churn.yaml")
+    with pytest.raises(ConfigError) as err:
+        load_spec(base_conf, path)
+    assert str(err.value) == f"{path}: features.exclude_pattern: unknown key"
+
+
+def test_a_model_spec_names_wrong_types(tmp_path, base_conf):
+    from inlife.models.spec import load_spec
+
+    def spoil(raw):
+        raw["split"]["seed"] = "forty-two"
+        raw["promotion"]["tolerance"] = -1
+        raw["algorithms"]["gbt"]["maxDepth"] = [3, 4.5]
+    path = shipped(tmp_path, spoil, "models/churn.yaml")
+    with pytest.raises(ConfigError) as err:
+        load_spec(base_conf, path)
+    assert str(err.value) == (
+        f"{path}: split.seed: input should be a valid integer, unable to parse string as an integer, got "
+        f"'forty-two'; algorithms.gbt.maxDepth[1]: input should be a valid integer, got a number with a "
+        f"fractional part, got 4.5; promotion.tolerance: input should be greater than or equal to 0, got -1")
+
+
+def test_campaigns_name_a_misspelt_key(tmp_path):
+    from inlife.marketing.campaigns import load_campaigns
+
+    def spoil(raw):
+        raw["campaigns"][1]["hold_out"] = raw["campaigns"][1].pop("holdout")
+        raw["contact_policy"]["max_contact"] = raw["contact_policy"].pop("max_contacts")
+    path = shipped(tmp_path, spoil, "campaigns.yaml")
+    with pytest.raises(ConfigError) as err:
+        load_campaigns(path)
+    assert str(err.value) == (f"{path}: contact_policy.max_contacts: required, not given; "
+                              f"contact_policy.max_contact: unknown key; campaigns[1].hold_out: unknown key")
+
+
+def test_campaigns_name_wrong_types(tmp_path):
+    from inlife.marketing.campaigns import load_campaigns
+
+    def spoil(raw):
+        raw["contact_policy"]["quiet_hours"]["sms"] = ["21:00", "8am"]
+        raw["campaigns"][0]["capacity"]["customer_manager"] = "forty"
+        raw["campaigns"][2]["cycle"] = {"every": "weekly"}
+        raw["campaigns"][3]["capacity"] = {"front_desk": 5}
+    path = shipped(tmp_path, spoil, "campaigns.yaml")
+    with pytest.raises(ConfigError) as err:
+        load_campaigns(path)
+    assert str(err.value) == (
+        f"{path}: contact_policy.quiet_hours.sms[1]: string should match pattern '^([01]\\d|2[0-3]):[0-5]\\d$', "
+        f"got '8am'; campaigns[0].capacity.customer_manager: input should be a valid integer, unable to parse "
+        f"string as an integer, got 'forty'; campaigns[2].cycle.every: 'weekly' is not one of 'monthly', 'daily' "
+        f"or 'once'; campaigns[3].capacity: 'front_desk' is not one of the campaign's channels")

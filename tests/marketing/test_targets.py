@@ -114,7 +114,7 @@ def test_offers_from_each_matrix_and_the_script(spark, tmp_path):
 def test_campaign_file_errors_name_the_campaign_and_key(spark, tmp_path):
     with pytest.raises(CampaignError, match=r"campaign A: unknown channel 'fax'"):
         load_campaigns(campaigns_file(tmp_path, campaign("A", "[fax]")))
-    with pytest.raises(CampaignError, match=r"campaign A.holdout: must be a share"):
+    with pytest.raises(CampaignError, match=r"campaigns\[0\]\.holdout: input should be less than 1, got 1\.5$"):
         load_campaigns(campaigns_file(tmp_path, campaign("A", holdout=1.5)))
     with pytest.raises(CampaignError, match=r"campaign A.takes.policies: unknown policy P_NOPE"):
         load_campaigns(campaigns_file(tmp_path, campaign("A", takes="{matrix: retention, policies: [P_NOPE]}")),

@@ -1,29 +1,25 @@
 """conf/campaigns.yaml, loaded and checked: the campaigns and the contact policy across them.
 
-Every mistake is reported with the file, the campaign id and the key at fault, before Spark runs anything.
+Every mistake is reported with the file and the key at fault (``campaigns[2].holdout``; the campaign id for
+references between keys), before Spark runs anything.
 Conditions and rank expressions are in the rule language (lib/inlife/rules/expressions.py) and are checked
 against the subscriber state's columns by ``check_expressions`` once those columns are known.
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-import yaml
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from inlife.errors import InlifeError
-
-OBJECTIVES = ("retention", "traffic", "new_business", "vpn")
-MATRICES = ("retention", "new_business", "traffic", "vpn")
-CYCLES = ("monthly", "daily", "once")
-_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+from inlife.errors import ConfigError
+from inlife.yamlschema import Schema, read
 
 
-class CampaignError(InlifeError):
+class CampaignError(ConfigError):
     """conf/campaigns.yaml (or a file it names) is malformed."""
 
 
@@ -84,139 +80,109 @@ class CampaignConfig:
         return [c for c in self.campaigns if c.runs_in(batch_kind, first, last)]
 
 
-def _date(value, where: str) -> date | None:
-    if value is None:
-        return None
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise CampaignError(f"{where}: {value!r} is not a date (YYYY-MM-DD)") from None
+Channels = tuple[str, ...]
+Count = Annotated[int, Field(ge=0)]
+Time = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]      # HH:MM
 
 
-def _require(d: Mapping, key: str, where: str, kind=None):
-    if key not in d or d[key] is None:
-        raise CampaignError(f"{where}: '{key}' is required")
-    value = d[key]
-    if kind is not None and not isinstance(value, kind):
-        raise CampaignError(f"{where}: '{key}' must be a {kind.__name__ if isinstance(kind, type) else kind}, got {value!r}")
-    return value
+class _ContactPolicy(Schema):
+    window_days: int = Field(ge=1)
+    max_contacts: int = Field(ge=0)
+    max_per_channel: dict[str, Count] = {}
+    quiet_hours: dict[str, tuple[Time, Time]] = {}      # channel: [from, to], no contact in between
+    sensitive_tags: tuple[str, ...] = ()
+    sensitive_channels: Channels = ()
+    do_not_disturb_file: str | None = None
 
 
-def _unknown_keys(d: Mapping, allowed: set[str], where: str) -> None:
-    extra = sorted(set(d) - allowed)
-    if extra:
-        raise CampaignError(f"{where}: unknown key(s) {', '.join(extra)} (allowed: {', '.join(sorted(allowed))})")
+class _Takes(Schema):
+    matrix: Literal["retention", "new_business", "traffic", "vpn"]
+    policies: tuple[str, ...] = ()                      # none: any the matrix recommends
+    tags_any: tuple[str, ...] = ()
+    condition: str | None = None
+
+
+class _Cycle(Schema):
+    every: Literal["monthly", "daily", "once"]
+    start: date | None = Field(None, alias="from")
+    end: date | None = Field(None, alias="to")
+
+    @model_validator(mode="after")
+    def _dates(self) -> _Cycle:
+        if self.every == "once" and self.start is None:
+            raise ValueError("a campaign run once needs 'from' (its date)")
+        if self.start and self.end and self.end < self.start:
+            raise ValueError(f"'to' {self.end} is before 'from' {self.start}")
+        return self
+
+
+class _Campaign(Schema):
+    id: str = Field(min_length=1)
+    name: str | None = None                             # the id when not given
+    objective: Literal["retention", "traffic", "new_business", "vpn"]
+    takes: _Takes
+    rank: str | int | float                             # a rule-language expression (or a constant)
+    channels: Channels = Field(min_length=1)
+    cycle: _Cycle
+    capacity: dict[str, Count | None] = {}              # null: no limit
+    holdout: float = Field(0.0, ge=0, lt=1)
+    script: str | None = None
+
+    @field_validator("capacity")
+    @classmethod
+    def _of_its_channels(cls, capacity: dict, info: ValidationInfo) -> dict:
+        for ch in capacity:
+            if ch not in info.data.get("channels", ()):
+                raise ValueError(f"{ch!r} is not one of the campaign's channels")
+        return capacity
+
+
+class _CampaignFile(Schema):
+    """conf/campaigns.yaml."""
+    contact_policy: _ContactPolicy
+    channels: Channels
+    campaigns: tuple[_Campaign, ...]                    # in precedence order
+
+    @model_validator(mode="after")
+    def _known_channels_and_ids(self) -> _CampaignFile:
+        cp, seen = self.contact_policy, set()
+        named = [("contact_policy", [*cp.max_per_channel, *cp.quiet_hours, *cp.sensitive_channels])]
+        for where, channels in named + [(f"campaign {c.id}", c.channels) for c in self.campaigns]:
+            for ch in channels:
+                if ch not in self.channels:
+                    raise ValueError(f"{where}: unknown channel {ch!r} (channels: {', '.join(self.channels)})")
+        for c in self.campaigns:
+            if c.id in seen:
+                raise ValueError(f"campaign {c.id}: the id is used twice")
+            seen.add(c.id)
+        return self
 
 
 def load_campaigns(path: str | Path, policy_ids: set[str] | None = None) -> CampaignConfig:
     """Read and check the campaigns file. ``policy_ids``: the policy catalogue, to check `takes.policies`."""
     path = Path(path)
-    if not path.exists():
-        raise CampaignError(f"campaigns file {path} does not exist")
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise CampaignError(f"{path}: not valid YAML: {exc}") from None
-    where = str(path)
-    _unknown_keys(doc, {"contact_policy", "channels", "campaigns"}, where)
-    channels = tuple(_require(doc, "channels", where, list))
-    policy = _contact_policy(_require(doc, "contact_policy", where, dict), channels, f"{where}: contact_policy")
-    campaigns, seen = [], set()
-    for i, c in enumerate(_require(doc, "campaigns", where, list)):
-        if not isinstance(c, dict) or not c.get("id"):
-            raise CampaignError(f"{where}: campaign #{i + 1} needs an 'id'")
-        if c["id"] in seen:
-            raise CampaignError(f"{where}: campaign {c['id']}: the id is used twice")
-        seen.add(c["id"])
-        campaigns.append(_campaign(c, i + 1, channels, policy_ids, f"{where}: campaign {c['id']}"))
-    return CampaignConfig(where, channels, policy, tuple(campaigns))
-
-
-def _contact_policy(cp: Mapping, channels: tuple[str, ...], w: str) -> ContactPolicy:
-    _unknown_keys(cp, {"window_days", "max_contacts", "max_per_channel", "quiet_hours", "sensitive_tags",
-                       "sensitive_channels", "do_not_disturb_file"}, w)
-    per_channel = dict(cp.get("max_per_channel") or {})
-    quiet = {}
-    for ch, span in (cp.get("quiet_hours") or {}).items():
-        if not (isinstance(span, list) and len(span) == 2 and all(isinstance(t, str) and _TIME.match(t) for t in span)):
-            raise CampaignError(f"{w}.quiet_hours.{ch}: must be [\"HH:MM\", \"HH:MM\"] (from, to), got {span!r}")
-        quiet[ch] = (span[0], span[1])
-    for name in list(per_channel) + list(quiet) + list(cp.get("sensitive_channels") or []):
-        if name not in channels:
-            raise CampaignError(f"{w}: unknown channel {name!r} (channels: {', '.join(channels)})")
-    for ch, n in per_channel.items():
-        if not isinstance(n, int) or n < 0:
-            raise CampaignError(f"{w}.max_per_channel.{ch}: must be a whole number >= 0, got {n!r}")
-    for key in ("window_days", "max_contacts"):
-        v = _require(cp, key, w, int)
-        if v < (1 if key == "window_days" else 0):
-            raise CampaignError(f"{w}.{key}: {v} is out of range")
-    return ContactPolicy(int(cp["window_days"]), int(cp["max_contacts"]), per_channel, quiet,
-                         tuple(cp.get("sensitive_tags") or ()), tuple(cp.get("sensitive_channels") or ()),
-                         cp.get("do_not_disturb_file"))
-
-
-def _campaign(c: Mapping, precedence: int, channels: tuple[str, ...], policy_ids: set[str] | None,
-              cw: str) -> Campaign:
-    _unknown_keys(c, {"id", "name", "objective", "takes", "rank", "channels", "cycle", "capacity", "holdout",
-                      "script"}, cw)
-    objective = _require(c, "objective", cw, str)
-    if objective not in OBJECTIVES:
-        raise CampaignError(f"{cw}: objective {objective!r} is not one of {', '.join(OBJECTIVES)}")
-    takes = _require(c, "takes", cw, dict)
-    matrix, policies = _takes(takes, policy_ids, f"{cw}.takes")
-    chans = tuple(_require(c, "channels", cw, list))
-    if not chans:
-        raise CampaignError(f"{cw}: 'channels' is empty")
-    for ch in chans:
-        if ch not in channels:
-            raise CampaignError(f"{cw}: unknown channel {ch!r} (channels: {', '.join(channels)})")
-    every, start, end = _cycle(_require(c, "cycle", cw, dict), f"{cw}.cycle")
-    capacity = dict(c.get("capacity") or {})
-    for ch, n in capacity.items():
-        if ch not in chans:
-            raise CampaignError(f"{cw}.capacity: {ch!r} is not one of the campaign's channels")
-        if n is not None and (not isinstance(n, int) or n < 0):
-            raise CampaignError(f"{cw}.capacity.{ch}: must be a whole number >= 0 or null, got {n!r}")
-    holdout = c.get("holdout", 0.0)
-    if not isinstance(holdout, (int, float)) or not 0 <= holdout < 1:
-        raise CampaignError(f"{cw}.holdout: must be a share in [0, 1), got {holdout!r}")
-    return Campaign(
-        id=str(c["id"]), name=str(c.get("name") or c["id"]), objective=objective, matrix=matrix,
-        policies=policies, tags_any=tuple(takes.get("tags_any") or ()), condition=takes.get("condition"),
-        rank=str(_require(c, "rank", cw)), channels=chans, every=every, start=start, end=end,
-        capacity={ch: capacity.get(ch) for ch in chans}, holdout=float(holdout),
-        script=str(c.get("script") or "{policy_name}"), precedence=precedence)
-
-
-def _takes(takes: Mapping, policy_ids: set[str] | None, tw: str) -> tuple[str, tuple[str, ...]]:
-    """The matrix a campaign takes its offer from, and the policies it keeps (all when empty)."""
-    _unknown_keys(takes, {"matrix", "policies", "tags_any", "condition"}, tw)
-    matrix = _require(takes, "matrix", tw, str)
-    if matrix not in MATRICES:
-        raise CampaignError(f"{tw}.matrix: {matrix!r} is not one of {', '.join(MATRICES)}")
-    policies = tuple(takes.get("policies") or ())
-    if policy_ids is not None:
-        unknown = [p for p in policies if p not in policy_ids]
+        doc = read(_CampaignFile, path, "campaigns file")
+    except ConfigError as exc:      # callers catch CampaignError for anything wrong with the campaigns
+        raise CampaignError(str(exc)) from None
+    for c in doc.campaigns:
+        unknown = [p for p in c.takes.policies if policy_ids is not None and p not in policy_ids]
         if unknown:
-            raise CampaignError(f"{tw}.policies: unknown polic{'y' if len(unknown) == 1 else 'ies'} "
-                                f"{', '.join(unknown)} (not in the policy catalogue)")
-    return matrix, policies
+            raise CampaignError(f"{path}: campaign {c.id}.takes.policies: unknown polic"
+                                f"{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)} (not in the policy catalogue)")
+    cp = doc.contact_policy
+    policy = ContactPolicy(cp.window_days, cp.max_contacts, cp.max_per_channel, cp.quiet_hours, cp.sensitive_tags,
+                           cp.sensitive_channels, cp.do_not_disturb_file)
+    return CampaignConfig(str(path), doc.channels, policy, tuple(_campaign(c, i) for i, c in enumerate(doc.campaigns, 1)))
 
 
-def _cycle(cycle: Mapping, yw: str) -> tuple[str, date | None, date | None]:
-    _unknown_keys(cycle, {"every", "from", "to"}, yw)
-    every = _require(cycle, "every", yw, str)
-    if every not in CYCLES:
-        raise CampaignError(f"{yw}.every: {every!r} is not one of {', '.join(CYCLES)}")
-    start, end = _date(cycle.get("from"), f"{yw}.from"), _date(cycle.get("to"), f"{yw}.to")
-    if every == "once" and start is None:
-        raise CampaignError(f"{yw}: a campaign run once needs 'from' (its date)")
-    if start and end and end < start:
-        raise CampaignError(f"{yw}: 'to' {end} is before 'from' {start}")
-    return every, start, end
+def _campaign(c: _Campaign, precedence: int) -> Campaign:
+    return Campaign(
+        id=c.id, name=c.name or c.id, objective=c.objective, matrix=c.takes.matrix, policies=c.takes.policies,
+        tags_any=c.takes.tags_any, condition=c.takes.condition, rank=str(c.rank), channels=c.channels,
+        every=c.cycle.every, start=c.cycle.start, end=c.cycle.end,
+        capacity={ch: c.capacity.get(ch) for ch in c.channels}, holdout=c.holdout,
+        script=c.script or "{policy_name}", precedence=precedence)
 
 
 def check_expressions(cfg: CampaignConfig, kinds: Mapping[str, str], tag_ids: set[str]) -> dict[str, Any]:
