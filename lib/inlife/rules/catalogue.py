@@ -19,12 +19,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
-import yaml
+from pydantic import Field, model_validator
 
-from inlife.rules.syntax import RuleError
-
-KINDS = ("family_product", "bundle_01", "new_business", "traffic", "vpn")
+from inlife.rules.loading import read_rules
+from inlife.yamlschema import Schema
 
 
 @dataclass(frozen=True)
@@ -61,60 +61,58 @@ class Catalogue:
         return self.policies[g.default].valid_in(month)
 
 
-def _date(value, where: str, pid: str, key: str) -> dt.date | None:
-    if value is None:
-        return None
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise RuleError(f"{key} must be a date yyyy-mm-dd, got {value!r}", where, pid) from None
+class _Policy(Schema):
+    id: str = Field(min_length=1)
+    name: str | None = None                 # the id when not given
+    kind: Literal["family_product", "bundle_01", "new_business", "traffic", "vpn"]
+    discount: float | None = None
+    valid_from: dt.date | None = None
+    valid_to: dt.date | None = None
+    script: str | None = None
+
+    @model_validator(mode="after")
+    def _from_before_to(self) -> _Policy:
+        if self.valid_from and self.valid_to and self.valid_to < self.valid_from:
+            raise ValueError(f"valid_to {self.valid_to} is before valid_from {self.valid_from}")
+        return self
+
+
+class _Group(Schema):
+    id: str = Field(min_length=1)
+    name: str | None = None                 # the id when not given
+    policies: tuple[str, ...] = Field(min_length=1)
+    default: str
+
+    @model_validator(mode="after")
+    def _default_is_a_member(self) -> _Group:
+        if self.default not in self.policies:
+            raise ValueError(f"default {self.default!r} is not one of the group's policies {list(self.policies)}")
+        return self
+
+
+class _CatalogueFile(Schema):
+    """conf/policies.yaml."""
+    policies: list[_Policy] = []
+    groups: list[_Group] = []
+
+    @model_validator(mode="after")
+    def _ids_once_and_members_known(self) -> _CatalogueFile:
+        ids = [p.id for p in self.policies] + [g.id for g in self.groups]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"id(s) used twice: {twice}")
+        known = set(ids[:len(self.policies)])
+        for g in self.groups:
+            missing = [p for p in g.policies if p not in known]
+            if missing:
+                raise ValueError(f"group {g.id}: unknown policies {missing}")
+        return self
 
 
 def load_catalogue(path: str | Path) -> Catalogue:
     path = Path(path)
-    where = str(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise RuleError("policy catalogue not found", where) from None
-    except yaml.YAMLError as exc:
-        raise RuleError(f"not valid YAML: {exc}", where) from None
-    unknown = set(raw) - {"policies", "groups"}
-    if unknown:
-        raise RuleError(f"unknown top-level keys {sorted(unknown)} (policies, groups)", where)
-    cat = Catalogue(source=where)
-    for item in raw.get("policies") or []:
-        pid = str(item.get("id") or "")
-        if not pid:
-            raise RuleError(f"a policy without an id: {item!r}", where)
-        extra = set(item) - {"id", "name", "kind", "discount", "valid_from", "valid_to", "script"}
-        if extra:
-            raise RuleError(f"unknown keys {sorted(extra)}", where, pid)
-        if pid in cat.policies:
-            raise RuleError("policy defined twice", where, pid)
-        if item.get("kind") not in KINDS:
-            raise RuleError(f"kind must be one of {', '.join(KINDS)}, got {item.get('kind')!r}", where, pid)
-        vf, vt = _date(item.get("valid_from"), where, pid, "valid_from"), _date(item.get("valid_to"), where, pid, "valid_to")
-        if vf and vt and vt < vf:
-            raise RuleError(f"valid_to {vt} is before valid_from {vf}", where, pid)
-        cat.policies[pid] = Policy(pid, str(item.get("name") or pid), item["kind"],
-                                   None if item.get("discount") is None else float(item["discount"]), vf, vt,
-                                   str(item.get("script") or ""))
-    for item in raw.get("groups") or []:
-        gid = str(item.get("id") or "")
-        if not gid:
-            raise RuleError(f"a policy group without an id: {item!r}", where)
-        members = [str(p) for p in item.get("policies") or []]
-        missing = [p for p in members if p not in cat.policies]
-        if missing or not members:
-            raise RuleError(f"group must list known policies; unknown: {missing}" if missing else
-                            "group lists no policies", where, gid)
-        default = str(item.get("default") or "")
-        if default not in members:
-            raise RuleError(f"default {default!r} is not one of the group's policies {members}", where, gid)
-        if gid in cat.groups or gid in cat.policies:
-            raise RuleError("id used twice", where, gid)
-        cat.groups[gid] = PolicyGroup(gid, str(item.get("name") or gid), tuple(members), default)
-    return cat
+    raw = read_rules(_CatalogueFile, path, "policy catalogue")
+    return Catalogue(
+        {p.id: Policy(p.id, p.name or p.id, p.kind, p.discount, p.valid_from, p.valid_to, p.script or "")
+         for p in raw.policies},
+        {g.id: PolicyGroup(g.id, g.name or g.id, g.policies, g.default) for g in raw.groups}, str(path))

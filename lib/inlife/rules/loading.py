@@ -1,13 +1,23 @@
-"""Shared helpers of the rule-file loaders: YAML reading, parameters, key checks, collecting errors."""
+"""Shared parts of the rule-file loaders: reading a file against its schema, ``when`` and parameters,
+collecting errors."""
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
-import yaml
+from pydantic import BaseModel, BeforeValidator, Field
 
+from inlife.errors import ConfigError
 from inlife.rules.syntax import RuleError
+from inlife.yamlschema import read
+
+T = TypeVar("T", bound=BaseModel)
+
+Value = str | int | float | bool
+# when: dimension column -> a value or a list of values
+When = dict[str, Annotated[list[Value], BeforeValidator(lambda v: v if isinstance(v, list) else [v]),
+                           Field(min_length=1)]]
 
 
 class Collector:
@@ -23,46 +33,20 @@ class Collector:
         self.errors.append(err)
 
 
-def read_yaml(path: Path) -> dict:
+def read_rules(schema: type[T], path: Path, what: str = "rule file") -> T:
+    """``path`` read against ``schema``; its problems as one RuleError naming the file (what lint collects)."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RuleError("rule file not found", str(path)) from None
-    except yaml.YAMLError as exc:
-        raise RuleError(f"not valid YAML: {exc}", str(path)) from None
-    if not isinstance(data, dict):
-        raise RuleError("the top level must be a mapping", str(path))
-    return data
+        return read(schema, path, what)
+    except ConfigError as exc:
+        raise RuleError(str(exc).removeprefix(f"{path}: "), str(path)) from None
 
 
-def merged_params(file_params: Any, rule_params: Any, overrides: Mapping[str, Any], where: str,
-                  rule: str | None) -> dict:
-    for p, label in ((file_params, "params"), (rule_params, "params")):
-        if p is not None and not isinstance(p, dict):
-            raise RuleError(f"{label} must be a mapping", where, rule)
-    out = dict(file_params or {})
-    out.update(rule_params or {})
-    for k in out:
-        if k in overrides:
-            out[k] = overrides[k]
-    return out
+def merged_params(file_params: Mapping[str, Any], rule_params: Mapping[str, Any],
+                  overrides: Mapping[str, Any]) -> dict:
+    """The rule's parameters over the file's; overrides (rules.params) replace those either names."""
+    return {k: overrides.get(k, v) for k, v in {**file_params, **rule_params}.items()}
 
 
-def check_keys(item: Mapping, allowed: set[str], where: str, rule: str | None) -> None:
-    extra = set(item) - allowed
-    if extra:
-        raise RuleError(f"unknown keys {sorted(extra)} (allowed: {', '.join(sorted(allowed))})", where, rule)
-
-
-def as_when(value: Any, where: str, rule: str) -> dict[str, list[str]]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise RuleError("when must map dimension columns to a value or a list of values", where, rule)
-    out = {}
-    for k, v in value.items():
-        vals = v if isinstance(v, list) else [v]
-        if not vals or any(isinstance(x, (dict, list)) or x is None for x in vals):
-            raise RuleError(f"when.{k} must be a value or a non-empty list of values", where, rule)
-        out[str(k)] = [str(x) for x in vals]
-    return out
+def as_when(when: Mapping[str, list]) -> dict[str, list[str]]:
+    """Dimension values as strings: the evaluation joins them to string columns."""
+    return {str(k): [str(x) for x in v] for k, v in when.items()}

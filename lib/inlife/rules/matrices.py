@@ -35,57 +35,109 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field, StrictInt, field_validator, model_validator
 
 from inlife.rules.catalogue import Catalogue
+from inlife.rules.loading import Collector, When, as_when, merged_params, read_rules
+from inlife.rules.model import Dimension, Rule
 from inlife.rules.syntax import RuleError
-from inlife.rules.loading import Collector, as_when, check_keys, merged_params, read_yaml
-from inlife.rules.model import FAMILIES, Dimension, Rule
+from inlife.yamlschema import Schema
 
 OBJECTIVES = ("retention", "traffic", "new_business", "vpn")
 POLICY_KINDS = {"retention": {"family_product", "bundle_01"}, "new_business": {"new_business", "family_product"},
                 "traffic": {"traffic"}, "vpn": {"vpn", "family_product"}}
-RULE_KEYS = {"id", "name", "precedence", "when", "condition", "params", "policy", "policy_group", "order",
-             "script", "description"}
 CELL_PRECEDENCE = 1000
 
 
+class _Dimension(Schema):
+    values: list[str | int | float | bool] = Field(min_length=1)
+    label: str | None = None                # the column when not given
+
+
+class _DimensionsFile(Schema):
+    """conf/matrices/_dimensions.yaml."""
+    dimensions: dict[str, _Dimension] = {}
+
+
 def load_dimensions(path: str | Path) -> dict[str, Dimension]:
-    path = Path(path)
-    raw = read_yaml(path)
-    check_keys(raw, {"dimensions"}, str(path), None)
-    out = {}
-    for col, spec in (raw.get("dimensions") or {}).items():
-        if not isinstance(spec, dict) or not isinstance(spec.get("values"), list) or not spec["values"]:
-            raise RuleError(f"dimension {col} needs a non-empty values list", str(path))
-        out[str(col)] = Dimension(str(col), [str(v) for v in spec["values"]], str(spec.get("label") or col))
-    return out
+    raw = read_rules(_DimensionsFile, Path(path))
+    return {col: Dimension(col, [str(v) for v in d.values], d.label or col) for col, d in raw.dimensions.items()}
 
 
-def _outputs(family: str, item: Mapping, catalogue: Catalogue, where: str, rid: str) -> dict:
-    out: dict[str, Any] = {}
-    if item.get("script") is not None:
-        out["script"] = str(item["script"])
+class _Outputs(Schema):
+    """What a rule gives; which of these a matrix's family allows is checked by ``_outputs``."""
+    policy: str | None = None
+    policy_group: str | None = None
+    order: list[Literal["retention", "traffic", "new_business", "vpn"]] | None = None   # priority: objectives
+    script: str | None = None
+
+    @field_validator("order")
+    @classmethod
+    def _distinct(cls, order: list[str] | None) -> list[str] | None:
+        if order is not None and len(set(order)) != len(order):
+            raise ValueError(f"the objectives must be distinct, got {order}")
+        return order
+
+
+class _Rule(_Outputs):
+    id: str = Field(min_length=1)
+    name: str | None = None                 # the id when not given
+    precedence: StrictInt                   # lower first
+    when: When = {}
+    condition: str | None = None
+    params: dict[str, Any] = {}
+    description: str | None = None
+
+
+class _Cell(_Rule):
+    id: str | None = None                   # <matrix>.cell.<when values> when not given
+    precedence: StrictInt = CELL_PRECEDENCE
+
+    @field_validator("condition")
+    @classmethod
+    def _none(cls, condition: str | None) -> None:
+        if condition:
+            raise ValueError("cells have no condition; write a rule instead")
+
+
+class _MatrixFile(Schema):
+    """conf/matrices/<name>.yaml."""
+    matrix: str = Field(min_length=1)
+    family: Literal["priority", "retention", "new_business", "traffic", "vpn"]
+    name: str | None = None                 # the matrix when not given
+    params: dict[str, Any] = {}
+    default: _Outputs | None = None         # priority only: when no rule matches
+    cells: list[_Cell] = []
+    rules: list[_Rule] = []
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _default_for_priority(self) -> _MatrixFile:
+        if self.default is not None and self.family != "priority":
+            raise ValueError("only the priority matrix has a default")
+        return self
+
+
+def _outputs(family: str, item: _Outputs, catalogue: Catalogue, where: str, rid: str) -> dict:
+    """The outputs a rule of ``family`` gives: checked against the family and the policy catalogue."""
+    out: dict[str, Any] = {} if item.script is None else {"script": item.script}
     if family == "priority":
-        order = item.get("order")
-        if not isinstance(order, list) or not order or len(set(order)) != len(order) \
-                or any(o not in OBJECTIVES for o in order):
-            raise RuleError(f"order must be a list of distinct objectives from {', '.join(OBJECTIVES)}, got {order!r}",
-                            where, rid)
-        if item.get("policy") or item.get("policy_group"):
+        if not item.order:
+            raise RuleError(f"a priority rule gives an order of the objectives {', '.join(OBJECTIVES)}", where, rid)
+        if item.policy or item.policy_group:
             raise RuleError("a priority rule gives an order, not policies", where, rid)
-        out["order"] = [str(o) for o in order]
-        return out
-    if item.get("order") is not None:
+        return {**out, "order": list(item.order)}
+    if item.order is not None:
         raise RuleError(f"order belongs in the priority matrix, not in a {family} matrix", where, rid)
-    policy, group = item.get("policy"), item.get("policy_group")
+    policy, group = item.policy, item.policy_group
     if group is not None and family != "retention":
         raise RuleError("policy groups are recommended by the retention matrix only", where, rid)
     if policy is None and group is None:
         raise RuleError("a rule must recommend a policy" + (" or a policy_group" if family == "retention" else ""),
                         where, rid)
     if policy is not None:
-        policy = str(policy)
         if policy not in catalogue.policies:
             raise RuleError(f"unknown policy {policy!r} (not in {catalogue.source})", where, rid)
         kind = catalogue.policies[policy].kind
@@ -94,7 +146,6 @@ def _outputs(family: str, item: Mapping, catalogue: Catalogue, where: str, rid: 
                             f"{' or '.join(sorted(POLICY_KINDS[family]))}", where, rid)
         out["policy"] = policy
     if group is not None:
-        group = str(group)
         if group not in catalogue.groups:
             raise RuleError(f"unknown policy group {group!r} (not in {catalogue.source})", where, rid)
         out["policy_group"] = group
@@ -107,39 +158,20 @@ def load_matrix(path: str | Path, catalogue: Catalogue, dimensions: Mapping[str,
     path = Path(path)
     where = str(path)
     collector = collector or Collector()
-    raw = read_yaml(path)
-    check_keys(raw, {"matrix", "family", "name", "params", "default", "cells", "rules", "description"}, where, None)
-    matrix = str(raw.get("matrix") or "")
-    family = raw.get("family")
-    if not matrix:
-        raise RuleError("a matrix file needs 'matrix: <name>'", where)
-    if family not in FAMILIES or family == "tag":
-        raise RuleError(f"family must be one of {', '.join(f for f in FAMILIES if f != 'tag')}, got {family!r}", where)
-    meta: dict[str, Any] = {"family": family, "name": str(raw.get("name") or matrix)}
+    raw = read_rules(_MatrixFile, path)
+    matrix, family = raw.matrix, raw.family
+    meta: dict[str, Any] = {"family": family, "name": raw.name or matrix}
     if family == "priority":
-        meta["default"] = _outputs("priority", raw.get("default") or {}, catalogue, where, f"{matrix}.default")
-    elif raw.get("default") is not None:
-        raise RuleError("only the priority matrix has a default", where)
+        meta["default"] = _outputs("priority", raw.default or _Outputs(), catalogue, where, f"{matrix}.default")
     rules: list[Rule] = []
     seen: set[str] = set()
-    entries = [("cells", i) for i in raw.get("cells") or []] + [("rules", i) for i in raw.get("rules") or []]
-    for position, (section, item) in enumerate(entries, start=1):
-        rid = ""
+    for position, item in enumerate([*raw.cells, *raw.rules], start=1):
+        when = as_when(item.when)
+        rid = item.id or f"{matrix}.cell." + (".".join("+".join(v) for _, v in sorted(when.items())) or "any")
         try:
-            if not isinstance(item, dict):
-                raise RuleError(f"{section} entries must be mappings, got {item!r}", where)
-            when = as_when(item.get("when"), where, str(item.get("id") or f"{section}#{position}"))
-            rid = str(item.get("id") or "")
-            if not rid:
-                if section == "rules":
-                    raise RuleError(f"rule #{position} has no id", where)
-                rid = f"{matrix}.cell." + (".".join("+".join(v) for _, v in sorted(when.items())) or "any")
             if rid in seen:
                 raise RuleError("rule id used twice", where, rid)
             seen.add(rid)
-            check_keys(item, RULE_KEYS, where, rid)
-            if section == "cells" and item.get("condition"):
-                raise RuleError("cells have no condition; write a rule instead", where, rid)
             for col, values in when.items():
                 dim = dimensions.get(col)
                 if dim is None:
@@ -148,14 +180,11 @@ def load_matrix(path: str | Path, catalogue: Catalogue, dimensions: Mapping[str,
                 bad = [v for v in values if v not in dim.values]
                 if bad:
                     raise RuleError(f"when.{col}: {bad} not among the dimension's values {dim.values}", where, rid)
-            prec = item.get("precedence", CELL_PRECEDENCE if section == "cells" else None)
-            if not isinstance(prec, int) or isinstance(prec, bool):
-                raise RuleError(f"precedence must be a whole number, got {prec!r}", where, rid)
-            rules.append(Rule(rule_id=rid, matrix=matrix, family=family, precedence=prec, position=position,
-                              when=when, condition=(str(item["condition"]) if item.get("condition") else None),
-                              params=merged_params(raw.get("params"), item.get("params"), overrides or {}, where, rid),
+            rules.append(Rule(rule_id=rid, matrix=matrix, family=family, precedence=item.precedence,
+                              position=position, when=when, condition=item.condition or None,
+                              params=merged_params(raw.params, item.params, overrides or {}),
                               outputs=_outputs(family, item, catalogue, where, rid),
-                              name=str(item.get("name") or rid), source=where))
+                              name=item.name or rid, source=where))
         except RuleError as e:
             collector.add(e)
     return {matrix: meta}, rules

@@ -7,12 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from inlife.errors import InlifeError
+from inlife.errors import ConfigError
 
 NUM, STR, DATE, BOOL, NULL = "number", "string", "date", "boolean", "null"
 
 
-class RuleError(InlifeError):
+class RuleError(ConfigError):
     """A rule file, rule or condition is malformed or unsafe. The message names file, rule and the part."""
 
     def __init__(self, message: str, where: str | None = None, rule: str | None = None, part: str | None = None):

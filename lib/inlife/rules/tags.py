@@ -22,12 +22,38 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from inlife.rules.syntax import RuleError
-from inlife.rules.loading import Collector, as_when, check_keys, merged_params, read_yaml
-from inlife.rules.model import Rule
+from pydantic import Field, StrictInt
 
-TAG_KEYS = {"id", "name", "condition", "when", "validity_months", "advice", "precedence", "params", "description"}
-ADVICE_KEYS = {"script", "timing", "channel"}
+from inlife.rules.loading import Collector, When, as_when, merged_params, read_rules
+from inlife.rules.model import Rule
+from inlife.rules.syntax import RuleError
+from inlife.yamlschema import Schema
+
+
+class _Advice(Schema):
+    """Marketing advice (营销建议) shown with the tag."""
+    script: str | None = None
+    timing: str | None = None
+    channel: str | None = None
+
+
+class _Tag(Schema):
+    id: str = Field(min_length=1)
+    name: str | None = None                 # the id when not given
+    condition: str = Field(min_length=1)
+    when: When = {}
+    validity_months: StrictInt = Field(1, ge=1)
+    advice: _Advice = _Advice()
+    precedence: StrictInt = 100
+    params: dict[str, Any] = {}
+    description: str | None = None
+
+
+class _TagsFile(Schema):
+    """conf/tags.yaml."""
+    params: dict[str, Any] = {}
+    tags: list[_Tag] = []
+    screening: list[_Tag] = []
 
 
 def load_tags(path: str | Path, overrides: Mapping[str, Any] | None = None,
@@ -35,45 +61,24 @@ def load_tags(path: str | Path, overrides: Mapping[str, Any] | None = None,
     path = Path(path)
     where = str(path)
     collector = collector or Collector()
-    raw = read_yaml(path)
     try:
-        check_keys(raw, {"params", "tags", "screening"}, where, None)
+        raw = read_rules(_TagsFile, path)
     except RuleError as e:
         collector.add(e)
+        return []
     rules: list[Rule] = []
     seen: set[str] = set()
-    position = 0
-    for section in ("tags", "screening"):
-        for item in raw.get(section) or []:
-            position += 1
-            rid = str(item.get("id") or "") if isinstance(item, dict) else ""
-            try:
-                if not rid:
-                    raise RuleError(f"a {section} entry without an id: {item!r}", where)
-                if rid in seen:
-                    raise RuleError("tag id used twice", where, rid)
-                seen.add(rid)
-                check_keys(item, TAG_KEYS, where, rid)
-                if not item.get("condition"):
-                    raise RuleError("a tag needs a condition", where, rid)
-                advice = item.get("advice") or {}
-                if not isinstance(advice, dict):
-                    raise RuleError("advice must be a mapping of script, timing, channel", where, rid)
-                check_keys(advice, ADVICE_KEYS, where, rid)
-                validity = item.get("validity_months", 1)
-                if not isinstance(validity, int) or isinstance(validity, bool) or validity < 1:
-                    raise RuleError(f"validity_months must be a whole number >= 1, got {validity!r}", where, rid)
-                prec = item.get("precedence", 100)
-                if not isinstance(prec, int) or isinstance(prec, bool):
-                    raise RuleError(f"precedence must be a whole number, got {prec!r}", where, rid)
-                rules.append(Rule(
-                    rule_id=rid, matrix="tags", family="tag", precedence=prec, position=position,
-                    when=as_when(item.get("when"), where, rid), condition=str(item["condition"]),
-                    params=merged_params(raw.get("params"), item.get("params"), overrides or {}, where, rid),
-                    outputs={"tag_id": rid, "tag_name": str(item.get("name") or rid),
-                             "validity_months": validity, "screening": section == "screening",
-                             "advice": {k: str(advice.get(k) or "") for k in sorted(ADVICE_KEYS)}},
-                    name=str(item.get("name") or rid), source=where))
-            except RuleError as e:
-                collector.add(e)
+    for position, (section, t) in enumerate([("tags", t) for t in raw.tags] +
+                                            [("screening", t) for t in raw.screening], start=1):
+        if t.id in seen:
+            collector.add(RuleError("tag id used twice", where, t.id))
+            continue
+        seen.add(t.id)
+        rules.append(Rule(
+            rule_id=t.id, matrix="tags", family="tag", precedence=t.precedence, position=position,
+            when=as_when(t.when), condition=t.condition, params=merged_params(raw.params, t.params, overrides or {}),
+            outputs={"tag_id": t.id, "tag_name": t.name or t.id, "validity_months": t.validity_months,
+                     "screening": section == "screening",
+                     "advice": {k: v or "" for k, v in sorted(t.advice.model_dump().items())}},
+            name=t.name or t.id, source=where))
     return rules
