@@ -8,14 +8,16 @@ import itertools
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
+from pydantic import Field
 
 from inlife.errors import ConfigError
+from inlife.yamlschema import Schema, check, read_mapping
 
 DICTIONARY = Path(__file__).with_name("factors.yaml")
 DOC = Path(__file__).resolve().parents[3] / "docs" / "data_dictionary.md"
-FIELDS = ("name", "meaning", "unit", "sources", "formula")
 
 
 @dataclass(frozen=True)
@@ -27,33 +29,66 @@ class Factor:
     formula: str
 
 
-def _raw(path: Path = DICTIONARY) -> dict:
+class _Factor(Schema):
+    name: str
+    meaning: str
+    unit: str
+    sources: tuple[str, ...]
+    formula: str
+
+
+class _Template(Schema):
+    """Its items once for every combination of values of the dimensions named in ``template``."""
+    template: tuple[str, ...] = Field(min_length=1)
+    items: tuple[_Factor, ...]
+
+
+class _Dictionary(Schema):
+    dimensions: dict[str, list[str]]
+    labels: dict[str, dict[str, str]] = {}
+    factors: list[dict[str, Any]]           # a factor or a template, each checked on its own
+
+
+def _raw(path: Path = DICTIONARY) -> tuple[_Dictionary, list[_Factor | _Template]]:
+    """The file and its entries, every problem of them at once."""
     if path == DICTIONARY and not path.exists():
         # imported from a zip (spark-submit --py-files): read the packaged file
         from importlib.resources import files
-        return yaml.safe_load(files("inlife.unified").joinpath("factors.yaml").read_text(encoding="utf-8"))
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(files("inlife.unified").joinpath("factors.yaml").read_text(encoding="utf-8"))
+    else:
+        data = read_mapping(path, "data dictionary")
+    raw = check(_Dictionary, data, path)
+    entries, problems = [], []
+    for i, entry in enumerate(raw.factors):
+        try:
+            entries.append(check(_Template if "template" in entry else _Factor, entry, path, f"factors[{i}]"))
+        except ConfigError as exc:
+            problems.append(str(exc).removeprefix(f"{path}: "))
+            continue
+        unknown = [k for k in getattr(entries[-1], "template", ()) if k not in raw.dimensions]
+        if unknown:
+            problems.append(f"factors[{i}].template: {unknown} are not among the dimensions")
+    if problems:
+        raise ConfigError(f"{path}: " + "; ".join(problems))
+    return raw, entries
 
 
 def dimensions(path: Path = DICTIONARY) -> dict[str, list[str]]:
     """The lists templates expand over (call types, directions, products, window metrics)."""
-    return {k: list(v) for k, v in _raw(path)["dimensions"].items()}
+    return {k: list(v) for k, v in _raw(path)[0].dimensions.items()}
 
 
 def load_factors(path: Path = DICTIONARY) -> list[Factor]:
-    """Every factor, templates expanded, in table order. Checks that each has all fields, once."""
-    raw = _raw(path)
-    dims, labels = raw["dimensions"], raw.get("labels", {})
+    """Every factor, templates expanded, in table order; each name once."""
+    raw, entries = _raw(path)
     out: list[Factor] = []
-    for i, entry in enumerate(raw["factors"]):
-        if "template" in entry:
-            keys = entry["template"]
-            for combo in itertools.product(*[dims[k] for k in keys]):
-                values = dict(zip(keys, combo))
-                for item in entry["items"]:
-                    out.append(_factor(item, values, labels, path, i))
+    for entry in entries:
+        if isinstance(entry, _Template):
+            for combo in itertools.product(*[raw.dimensions[k] for k in entry.template]):
+                values = dict(zip(entry.template, combo))
+                out.extend(_factor(item, values, raw.labels) for item in entry.items)
         else:
-            out.append(_factor(entry, {}, labels, path, i))
+            out.append(_factor(entry, {}, raw.labels))
     names = [f.name for f in out]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -61,15 +96,7 @@ def load_factors(path: Path = DICTIONARY) -> list[Factor]:
     return out
 
 
-def _factor(item: dict, values: dict, labels: dict, path: Path, index: int) -> Factor:
-    missing = [f for f in FIELDS if f not in item]
-    extra = [k for k in item if k not in FIELDS]
-    if extra:  # typically an unquoted comma inside a flow mapping split a value
-        raise ConfigError(f"{path}: factor #{index} ({item.get('name')}) has unknown keys {extra} "
-                          f"(quote values that contain commas)")
-    if missing:
-        raise ConfigError(f"{path}: factor #{index} ({item.get('name')}) lacks {missing}")
-
+def _factor(item: _Factor, values: dict, labels: dict) -> Factor:
     def fill(text: str, for_name: bool) -> str:
         for k, v in values.items():
             label = labels.get(k, {}).get(v, v.lower())
@@ -77,9 +104,8 @@ def _factor(item: dict, values: dict, labels: dict, path: Path, index: int) -> F
             text = text.replace("{" + k.upper() + "}", v)
         return text
 
-    return Factor(name=fill(item["name"], True), meaning=fill(str(item["meaning"]), False),
-                  unit=fill(str(item["unit"]), True), sources=tuple(item["sources"]),
-                  formula=fill(str(item["formula"]), True))
+    return Factor(name=fill(item.name, True), meaning=fill(item.meaning, False), unit=fill(item.unit, True),
+                  sources=item.sources, formula=fill(item.formula, True))
 
 
 def view_columns(path: Path = DICTIONARY) -> list[str]:
