@@ -144,3 +144,119 @@ def test_campaigns_name_wrong_types(tmp_path):
         f"got '8am'; campaigns[0].capacity.customer_manager: input should be a valid integer, unable to parse "
         f"string as an integer, got 'forty'; campaigns[2].cycle.every: 'weekly' is not one of 'monthly', 'daily' "
         f"or 'once'; campaigns[3].capacity: 'front_desk' is not one of the campaign's channels")
+
+
+def test_tags_name_misspelt_keys_and_wrong_types(tmp_path):
+    from inlife.rules.tags import load_tags
+
+    def spoil(raw):
+        raw["tags"][0]["advice"]["chanel"] = raw["tags"][0]["advice"].pop("channel")
+        raw["screening"][0]["validity_months"] = "two"
+    path = shipped(tmp_path, spoil, "tags.yaml")
+    with pytest.raises(ConfigError) as err:
+        load_tags(path)
+    assert str(err.value) == (f"{path}: tags[0].advice.chanel: unknown key; screening[0].validity_months: input "
+                              f"should be a valid integer, got 'two'")
+
+
+def test_a_matrix_names_misspelt_keys_and_wrong_types(tmp_path):
+    from inlife.rules.catalogue import load_catalogue
+    from inlife.rules.matrices import load_dimensions, load_matrix
+
+    def spoil(raw):
+        raw["rules"][0]["precedance"] = raw["rules"][0].pop("precedence")
+        raw["rules"][1]["when"] = {"value_tier": []}
+        raw["params"] = [86]
+    path = shipped(tmp_path, spoil, "matrices/retention.yaml")
+    with pytest.raises(ConfigError) as err:
+        load_matrix(path, load_catalogue(ROOT / "conf/policies.yaml"),
+                    load_dimensions(ROOT / "conf/matrices/_dimensions.yaml"))
+    assert str(err.value) == (
+        f"{path}: params: input should be a valid dictionary, got [86]; rules[0].precedence: required, not given; "
+        f"rules[0].precedance: unknown key; rules[1].when.value_tier: value should have at least 1 item after "
+        f"validation, not 0, got []")
+
+
+def test_the_priority_matrix_checks_its_orders(tmp_path):
+    from inlife.rules.catalogue import load_catalogue
+    from inlife.rules.matrices import load_dimensions, load_matrix
+
+    def spoil(raw):
+        raw["cells"][0]["condition"] = "arpu > 1"
+        raw["rules"][1]["order"][0] = "fun"
+    catalogue, dimensions = load_catalogue(ROOT / "conf/policies.yaml"), load_dimensions(
+        ROOT / "conf/matrices/_dimensions.yaml")
+    path = shipped(tmp_path, spoil, "matrices/priority.yaml")
+    with pytest.raises(ConfigError) as err:
+        load_matrix(path, catalogue, dimensions)
+    assert str(err.value) == (
+        f"{path}: cells[0].condition: cells have no condition; write a rule instead; rules[1].order[0]: 'fun' is "
+        f"not one of 'retention', 'traffic', 'new_business' or 'vpn'")
+    path = shipped(tmp_path, lambda raw: raw["default"].update(order=["vpn", "vpn"]), "matrices/priority.yaml")
+    with pytest.raises(ConfigError) as err:
+        load_matrix(path, catalogue, dimensions)
+    assert str(err.value) == (f"{path}: rule priority.default: order must be a list of distinct objectives from "
+                              f"retention, traffic, new_business, vpn, got ['vpn', 'vpn']")
+
+
+def test_the_dimensions_name_misspelt_keys_and_wrong_types(tmp_path):
+    from inlife.rules.matrices import load_dimensions
+
+    def spoil(raw):
+        raw["dimensions"]["brand"]["value"] = raw["dimensions"]["brand"].pop("values")
+        raw["dimensions"]["value_tier"]["values"] = "high"
+    path = shipped(tmp_path, spoil, "matrices/_dimensions.yaml")
+    with pytest.raises(ConfigError) as err:
+        load_dimensions(path)
+    assert str(err.value) == (f"{path}: dimensions.brand.values: required, not given; dimensions.brand.value: "
+                              f"unknown key; dimensions.value_tier.values: input should be a valid list, got 'high'")
+
+
+def test_the_policy_catalogue_names_misspelt_keys_and_wrong_types(tmp_path):
+    from inlife.rules.catalogue import load_catalogue
+
+    def spoil(raw):
+        raw["policies"][0]["valid_form"] = raw["policies"][0].pop("valid_from")
+        raw["policies"][1]["discount"] = "big"
+        raw["policies"][2]["kind"] = "gift"
+    path = shipped(tmp_path, spoil, "policies.yaml")
+    with pytest.raises(ConfigError) as err:
+        load_catalogue(path)
+    assert str(err.value) == (
+        f"{path}: policies[0].valid_form: unknown key; policies[1].discount: input should be a valid number, "
+        f"unable to parse string as a number, got 'big'; policies[2].kind: 'gift' is not one of 'family_product', "
+        f"'bundle_01', 'new_business', 'traffic' or 'vpn'")
+
+
+def test_policy_groups_name_known_policies_once(tmp_path):
+    from inlife.rules.catalogue import load_catalogue
+
+    path = shipped(tmp_path, lambda raw: raw["groups"][1]["policies"].append("P_NOPE"), "policies.yaml")
+    with pytest.raises(ConfigError) as err:
+        load_catalogue(path)
+    assert str(err.value) == f"{path}: group G6: unknown policies ['P_NOPE']"
+    path = shipped(tmp_path, lambda raw: raw["groups"].append(dict(raw["groups"][0], default="P_X")), "policies.yaml")
+    with pytest.raises(ConfigError) as err:
+        load_catalogue(path)
+    assert str(err.value) == (f"{path}: groups[3]: default 'P_X' is not one of the group's policies "
+                              f"['P_PREPAY50_GET80', 'P_PREPAY100_GET150']")
+
+
+def test_the_data_dictionary_names_misspelt_keys_and_wrong_types(tmp_path):
+    from inlife.unified.dictionary import load_factors
+
+    def spoil(raw):
+        raw["factors"][2]["fromula"] = raw["factors"][2].pop("formula")
+        raw["factors"][3]["sources"] = "raw.subscribers"
+        next(f for f in raw["factors"] if "template" in f)["template"] = ["ct", "direction"]
+    path = shipped(tmp_path, spoil, "factors.yaml", under="lib/inlife/unified")
+    with pytest.raises(ConfigError) as err:
+        load_factors(path)
+    assert str(err.value) == (
+        f"{path}: factors[2].formula: required, not given; factors[2].fromula: unknown key; factors[3].sources: "
+        f"input should be a valid tuple, got 'raw.subscribers'; factors[29].template: ['direction'] are not among "
+        f"the dimensions")
+    path = shipped(tmp_path, lambda raw: raw["dimensions"].update(ct="LOCAL"), "factors.yaml", under="lib/inlife/unified")
+    with pytest.raises(ConfigError) as err:
+        load_factors(path)
+    assert str(err.value) == f"{path}: dimensions.ct: input should be a valid list, got 'LOCAL'"

@@ -73,13 +73,6 @@ class _Outputs(Schema):
     order: list[Literal["retention", "traffic", "new_business", "vpn"]] | None = None   # priority: objectives
     script: str | None = None
 
-    @field_validator("order")
-    @classmethod
-    def _distinct(cls, order: list[str] | None) -> list[str] | None:
-        if order is not None and len(set(order)) != len(order):
-            raise ValueError(f"the objectives must be distinct, got {order}")
-        return order
-
 
 class _Rule(_Outputs):
     id: str = Field(min_length=1)
@@ -124,8 +117,9 @@ def _outputs(family: str, item: _Outputs, catalogue: Catalogue, where: str, rid:
     """The outputs a rule of ``family`` gives: checked against the family and the policy catalogue."""
     out: dict[str, Any] = {} if item.script is None else {"script": item.script}
     if family == "priority":
-        if not item.order:
-            raise RuleError(f"a priority rule gives an order of the objectives {', '.join(OBJECTIVES)}", where, rid)
+        if not item.order or len(set(item.order)) < len(item.order):
+            raise RuleError(f"order must be a list of distinct objectives from {', '.join(OBJECTIVES)}, "
+                            f"got {item.order!r}", where, rid)
         if item.policy or item.policy_group:
             raise RuleError("a priority rule gives an order, not policies", where, rid)
         return {**out, "order": list(item.order)}
