@@ -12,6 +12,9 @@ a bad month, not during it), so the view of month M holds every cause the oracle
 
 State carried from month to month (in the previous month's row): plan, VIP level, VAS holdings, the
 usage level, the dissatisfaction process, last month's competitor calls and last month's churn risk.
+
+The model's numbers (weights, rates, probabilities, caps) are in one table, generator/coefficients.py;
+the numbers left here are structure: segment and brand indexes, days of the month, neutral levels.
 """
 from __future__ import annotations
 
