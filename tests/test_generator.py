@@ -216,3 +216,38 @@ def test_churn_risk_is_set_by_the_month_before(spark):
     assert b.groupby(b.peers_churned.clip(upper=2)).risk_end.mean().is_monotonic_increasing
     for month in (a, b):
         assert 0.01 < month.true_churn_prob.mean() < 0.06
+
+
+def test_state_takes_its_coefficients_from_the_table():
+    """The subscriber-month's rates, weights and probabilities live in generator/coefficients.py only: the
+    floats left in state.py are the structural ones (a usage level of 1, floors at 0, stickiness's midpoint)."""
+    import ast
+
+    import inlife.generator.state as state
+
+    tree = ast.parse(Path(state.__file__).read_text(encoding="utf-8"))
+    floats = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and type(n.value) is float}
+    assert floats <= {0.0, 0.5, 1.0}, sorted(floats - {0.0, 0.5, 1.0})
+
+
+def test_a_changed_coefficient_reaches_the_state(spark, monkeypatch):
+    """state.py reads the table when it builds its columns, so one changed value changes what it computes."""
+    import dataclasses
+
+    from pyspark.sql import functions as F
+
+    import inlife.generator.state as state
+    from inlife.generator.coefficients import COEFFICIENTS
+
+    youth = {"segment_idx": F.lit(3), "age": F.lit(25), "brand_idx": F.lit(1), "data_mult": F.lit(1.0),
+             **{f"held_{x}": F.lit(False) for x in state.PRODUCTS}}
+
+    def fetion_logit() -> float:
+        return spark.range(1).select(state.propensity_logits(youth)["FETION"]).first()[0]
+
+    fetion = COEFFICIENTS.propensity.fetion
+    assert fetion_logit() == fetion.intercept + fetion.youth
+    changed = dataclasses.replace(fetion, intercept=-1.0)
+    monkeypatch.setattr(state, "COEFFICIENTS", dataclasses.replace(
+        COEFFICIENTS, propensity=dataclasses.replace(COEFFICIENTS.propensity, fetion=changed)))
+    assert fetion_logit() == -1.0 + fetion.youth

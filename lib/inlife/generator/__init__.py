@@ -5,8 +5,8 @@ subscriber or per event is a Spark job):
 
 1. the population's static attributes are computed once (population.py) and staged as Parquet;
 2. each month, every living subscriber's drivers, true churn probability and churn draw
-   (state.py) are computed from the population, the previous month's state and the peers who churned,
-   and staged as Parquet;
+   (state.py, its coefficients in coefficients.py) are computed from the population, the previous
+   month's state and the peers who churned, and staged as Parquet;
 3. each source of conf/sources.yaml is generated from the month's state (calls.py, vas.py, billing.py,
    service.py, subscribers.py, groups.py), turned into lines with planted defects (badrows.py) and
    written into the landing layout (writer.py);

@@ -12,6 +12,9 @@ a bad month, not during it), so the view of month M holds every cause the oracle
 
 State carried from month to month (in the previous month's row): plan, VIP level, VAS holdings, the
 usage level, the dissatisfaction process, last month's competitor calls and last month's churn risk.
+
+The model's numbers (weights, rates, probabilities, caps) are in one table, generator/coefficients.py;
+the numbers left here are structure: segment and brand indexes, days of the month, neutral levels.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from pyspark.sql import functions as F
 
 from inlife.generator import reference as R
 from inlife.generator.circle import ON_NET, slots
+from inlife.generator.coefficients import COEFFICIENTS
 from inlife.generator.params import Month, Params
 from inlife.generator.population import add_attributes
 from inlife.generator.rand import normal, pick, poisson, sigmoid, uniform
@@ -46,16 +50,21 @@ def propensity_logits(a) -> dict[str, Column]:
     business = ((seg == 2) | (seg == 5)).cast("double")
     data = F.log(a["data_mult"])
     held = lambda x: a[f"held_{x}"].cast("double")  # noqa: E731
+    c = COEFFICIENTS.propensity
+    news, crbt, ring, net = c.newspaper, c.crbt, c.ringtone_change, c.mobile_internet
     return {
-        "NEWSPAPER": F.lit(-3.7) + 0.9 * (age >= 35).cast("double") + 0.8 * business
-        + 0.5 * (brand == 0).cast("double") + 0.5 * held("MAIL139"),
-        "CRBT": F.lit(-3.4) + 1.4 * youth + 0.6 * (brand == 1).cast("double") + 0.5 * (age < 30).cast("double")
-        + 0.4 * held("FETION") - 0.8 * (seg == 6).cast("double"),
-        "RINGTONE_CHANGE": F.lit(-4.4) + 2.3 * held("CRBT") + 0.9 * youth,
-        "MOBILE_INTERNET": F.lit(-3.6) + 1.3 * data + 1.4 * youth + 0.6 * business - 0.6 * (seg == 4).cast("double"),
-        "FETION": F.lit(-4.0) + 1.0 * youth + 0.5 * business,
-        "MAIL139": F.lit(-4.5) + 1.0 * business,
-        "FAMILY_NET": F.lit(-4.6) + 0.8 * (seg == 0).cast("double") + 0.6 * (seg == 4).cast("double"),
+        "NEWSPAPER": F.lit(news.intercept) + news.older * (age >= news.older_from_age).cast("double")
+        + news.business * business + news.gotone * (brand == 0).cast("double") + news.holds_mail139 * held("MAIL139"),
+        "CRBT": F.lit(crbt.intercept) + crbt.youth * youth + crbt.mzone * (brand == 1).cast("double")
+        + crbt.young * (age < crbt.young_below_age).cast("double")
+        + crbt.holds_fetion * held("FETION") - crbt.low_use * (seg == 6).cast("double"),
+        "RINGTONE_CHANGE": F.lit(ring.intercept) + ring.holds_crbt * held("CRBT") + ring.youth * youth,
+        "MOBILE_INTERNET": F.lit(net.intercept) + net.data * data + net.youth * youth + net.business * business
+        - net.senior * (seg == 4).cast("double"),
+        "FETION": F.lit(c.fetion.intercept) + c.fetion.youth * youth + c.fetion.business * business,
+        "MAIL139": F.lit(c.mail139.intercept) + c.mail139.business * business,
+        "FAMILY_NET": F.lit(c.family_net.intercept) + c.family_net.local_talker * (seg == 0).cast("double")
+        + c.family_net.senior * (seg == 4).cast("double"),
     }
 
 
@@ -126,23 +135,25 @@ def _with_mood_and_usage(df: DataFrame, at: _Month) -> DataFrame:
     """Tenure, dissatisfaction (a persistent disposition plus an AR(1) monthly mood), a decline in usage
     for the dissatisfied, and the month's usage level and ARPU."""
     col, month, u, z = F.col, at.month, at.u, at.z
+    d, use = COEFFICIENTS.dissatisfaction, COEFFICIENTS.usage
     new_this_month = col("activation_date") >= F.lit(month.start)
     act_day = F.when(new_this_month, F.dayofmonth("activation_date")).otherwise(1)
     tenure_m = F.months_between(F.lit(month.start), col("activation_date"))
     mood_prev = F.coalesce(col("prev_dis_end"), normal(at.seed, "mood0", col("idx")))
-    mood = 0.6 * mood_prev + 0.8 * z("mood")
+    mood = d.mood_persistence * mood_prev + d.mood_shock * z("mood")
     level_prev = F.coalesce(col("prev_level_end"), F.lit(1.0))
     df = df.select(
         "*",
         new_this_month.alias("new_this_month"), act_day.alias("act_day"), tenure_m.alias("tenure_months"),
         mood.alias("dis_end"), mood_prev.alias("mood_prev"), u("declining").alias("_u_decl"),
     )
-    df = df.select("*", (0.6 * col("grumpy") + 0.8 * col("dis_end")).alias("dissatisfaction"))
-    declining = col("_u_decl") < sigmoid(1.3 * col("dissatisfaction") - 2.6)
-    df = df.select("*", F.when(declining, 0.3 + 0.5 * u("decline")).otherwise(0.0).alias("decline"))
+    df = df.select("*", (d.grumpy * col("grumpy") + d.mood * col("dis_end")).alias("dissatisfaction"))
+    declining = col("_u_decl") < sigmoid(use.decline_slope * col("dissatisfaction") - use.decline_threshold)
+    df = df.select("*", F.when(declining, use.decline_min + use.decline_span * u("decline")).otherwise(0.0)
+                   .alias("decline"))
     decline = col("decline")
-    level = F.when(decline > 0, level_prev * (1 - 0.6 * decline)).otherwise(level_prev + 0.3 * (1 - level_prev)) \
-        * (1 + 0.05 * z("level"))
+    level = F.when(decline > 0, level_prev * (1 - use.level_loss * decline)) \
+        .otherwise(level_prev + use.level_recovery * (1 - level_prev)) * (1 + use.level_noise * z("level"))
     df = df.select("*", level.alias("level"))
     return df.select("*", (col("arpu_base") * col("level")).alias("arpu_month"))
 
@@ -151,29 +162,35 @@ def _with_contact_counts(df: DataFrame, at: _Month) -> DataFrame:
     """The month's counts of customer-service contacts, survey replies, competitor calls and recharges
     (Poisson splitting keeps resolved and unresolved complaints independent)."""
     col, u, z = F.col, at.u, at.z
+    c, comp, rech = COEFFICIENTS.contacts, COEFFICIENTS.competitor_calls, COEFFICIENTS.recharges
+    d = COEFFICIENTS.dissatisfaction
     dis, decline, arpu_m = col("dissatisfaction"), col("decline"), col("arpu_month")
-    lam_c = 0.035 * F.exp(1.1 * dis)
-    # Competitors' service numbers: a subscriber weighing a switch calls them.
-    intent = sigmoid(2.0 * dis - 4.2)
-    intent_prev = sigmoid(2.0 * (0.6 * col("grumpy") + 0.8 * col("mood_prev")) - 4.2)
-    rech_lam = F.least(F.greatest(arpu_m / 40.0, F.lit(0.35)), F.lit(4.0)) * F.exp(-1.6 * decline) \
-        * F.exp(-0.4 * F.greatest(dis, F.lit(0.0)))
-    df = df.select("*", (lam_c * 0.65).alias("_l_res"), (lam_c * 0.35).alias("_l_unres"),
-                   (0.25 * sigmoid(1.6 * dis - 1.2)).alias("_l_unsat"), (0.15 * sigmoid(-dis)).alias("_l_sat"),
-                   (0.02 + 3.0 * intent).alias("_l_comp"), (0.02 + 3.0 * intent_prev).alias("_l_comp_prev"),
+    lam_c = c.complaint_rate * F.exp(c.complaint_slope * dis)
+    # Competitors' service numbers: a subscriber weighing a switch calls them. Last month's intent stands in
+    # for last month's calls where none are carried (the first month, a new subscriber).
+    intent = sigmoid(comp.intent_slope * dis - comp.intent_threshold)
+    intent_prev = sigmoid(comp.intent_slope * (d.grumpy * col("grumpy") + d.mood * col("mood_prev"))
+                          - comp.intent_threshold)
+    rech_lam = F.least(F.greatest(arpu_m / rech.arpu_per_recharge, F.lit(rech.min_rate)), F.lit(rech.max_rate)) \
+        * F.exp(rech.decline * decline) * F.exp(rech.dissatisfaction * F.greatest(dis, F.lit(0.0)))
+    df = df.select("*", (lam_c * c.resolved_share).alias("_l_res"), (lam_c * c.unresolved_share).alias("_l_unres"),
+                   (c.unsatisfied_max * sigmoid(c.unsatisfied_slope * dis - c.unsatisfied_offset)).alias("_l_unsat"),
+                   (c.satisfied_max * sigmoid(-dis)).alias("_l_sat"),
+                   (comp.base_rate + comp.intent_rate * intent).alias("_l_comp"),
+                   (comp.base_rate + comp.intent_rate * intent_prev).alias("_l_comp_prev"),
                    rech_lam.alias("_l_rech"))
     return df.select(
         "*",
         poisson(col("_l_res"), u("n-res")).alias("n_complaint_resolved"),
         poisson(col("_l_unres"), u("n-unres")).alias("n_complaint_unresolved"),
         poisson(col("_l_unsat"), u("n-unsat")).alias("n_unsatisfied"),
-        poisson(F.lit(0.06), u("n-neutral")).alias("n_neutral"),
+        poisson(F.lit(c.neutral_rate), u("n-neutral")).alias("n_neutral"),
         poisson(col("_l_sat"), u("n-sat")).alias("n_satisfied"),
-        poisson(F.lit(0.25), u("n-10086")).alias("n_10086"),
-        poisson(F.lit(0.12), u("n-consult")).alias("n_consult"),
+        poisson(F.lit(c.hotline_rate), u("n-10086")).alias("n_10086"),
+        poisson(F.lit(c.consult_rate), u("n-consult")).alias("n_consult"),
         poisson(col("_l_comp"), u("n-comp"), z("n-comp-z")).alias("n_comp_month"),
         F.coalesce(col("prev_n_comp"), poisson(col("_l_comp_prev"), u("n-comp-prev"))).alias("n_comp_prev"),
-        F.when(col("prepaid") == 1, F.least(poisson(col("_l_rech"), u("n-rech"), z("n-rech-z")), F.lit(60)))
+        F.when(col("prepaid") == 1, F.least(poisson(col("_l_rech"), u("n-rech"), z("n-rech-z")), F.lit(rech.max_count)))
         .otherwise(0).alias("n_recharges"),
     ).drop("_u_decl", "_l_res", "_l_unres", "_l_unsat", "_l_sat", "_l_comp", "_l_comp_prev", "_l_rech", "mood_prev")
 
@@ -182,8 +199,9 @@ def _with_holdings(df: DataFrame, at: _Month) -> DataFrame:
     """Balance level, a contract ending soon, and the VAS products held at the start of the month: carried,
     or for the initial base and new subscribers drawn from the propensities shifted up."""
     col, month, z = F.col, at.month, at.z
-    low_balance_level = F.exp(F.log(col("arpu_month") * 0.7 + 2.0) + 0.6 * z("bal"))
-    bal_level = F.when(col("n_recharges") == 0, low_balance_level * 0.25).otherwise(low_balance_level)
+    b, vas = COEFFICIENTS.balance, COEFFICIENTS.vas
+    low_balance_level = F.exp(F.log(col("arpu_month") * b.arpu_share + b.floor) + b.sd * z("bal"))
+    bal_level = F.when(col("n_recharges") == 0, low_balance_level * b.no_recharge_factor).otherwise(low_balance_level)
     ends_soon = col("has_contract") & (col("contract_end") >= F.lit(month.start)) & \
         (col("contract_end") <= F.add_months(F.lit(month.end), 1))
     held = {x: F.coalesce(col(f"prev_held_end_{x}"), F.when(col("new_this_month"), F.lit(False))) for x in PRODUCTS}
@@ -192,8 +210,8 @@ def _with_holdings(df: DataFrame, at: _Month) -> DataFrame:
     # In this order: a product's propensity may depend on the holdings drawn before it.
     for x in ["FETION", "MAIL139", "FAMILY_NET", "CRBT", "NEWSPAPER", "RINGTONE_CHANGE", "MOBILE_INTERNET"]:
         logit = propensity_logits({c: col(c) for c in df.columns})[x]
-        df = df.withColumn(f"held_{x}", F.coalesce(col(f"held_{x}"),
-                                                   uniform(at.seed, "held0-" + x, col("idx")) < sigmoid(logit + 2.0)))
+        first_seen = uniform(at.seed, "held0-" + x, col("idx")) < sigmoid(logit + vas.initial_shift)
+        df = df.withColumn(f"held_{x}", F.coalesce(col(f"held_{x}"), first_seen))
     return df
 
 
@@ -207,29 +225,34 @@ def _with_stickiness_and_churn(df: DataFrame, at: _Month) -> DataFrame:
     oracle (the true probability) holds nothing the extracts could not show in time. The first month has
     no previous one and uses its own drivers; nobody churns in the month they were activated."""
     col, month, u, z = F.col, at.month, at.u, at.z
+    st, ch = COEFFICIENTS.stickiness, COEFFICIENTS.churn
     logits = propensity_logits({c: col(c) for c in df.columns})
     n_held = sum((col(f"held_{x}").cast("int") for x in PRODUCTS), F.lit(0))
     onnet = pick([c[0] + c[1] + c[2] for c in R.CIRCLE], col("segment_idx"))
-    stick_logit = (F.lit(-1.2) + 0.45 * F.log1p(F.greatest(col("tenure_months"), F.lit(0.0)))
-                   + 1.1 * col("vpn_flag") + 0.9 * col("held_FAMILY_NET").cast("double")
-                   + 0.25 * n_held + 0.12 * onnet + 0.5 * (col("has_contract") & ~col("contract_ends_soon")).cast("double")
-                   + 0.4 * (col("prepaid") == 0).cast("double"))
+    stick_logit = (F.lit(st.intercept) + st.log_tenure * F.log1p(F.greatest(col("tenure_months"), F.lit(0.0)))
+                   + st.vpn * col("vpn_flag") + st.family_net * col("held_FAMILY_NET").cast("double")
+                   + st.per_product * n_held + st.on_net_circle * onnet
+                   + st.contract * (col("has_contract") & ~col("contract_ends_soon")).cast("double")
+                   + st.postpaid * (col("prepaid") == 0).cast("double"))
     stickiness = 100 * sigmoid(stick_logit)
-    n_unres = col("n_complaint_unresolved")
-    churn_logit = (F.lit(-5.6)
-                   + 1.5 * (col("tenure_months") < 3).cast("double")
-                   + 0.8 * ((col("tenure_months") >= 3) & (col("tenure_months") < 12)).cast("double")
-                   + 0.9 * F.least(col("n_complaint_resolved"), F.lit(3)) + 1.6 * F.least(n_unres, F.lit(3))
-                   + 0.7 * F.least(col("n_unsatisfied"), F.lit(2))
-                   + 3.2 * col("decline")
-                   + (col("prepaid") == 1).cast("double") * (1.3 * (col("balance_level") < 5).cast("double")
-                                                            + 1.2 * (col("n_recharges") == 0).cast("double"))
-                   + 1.8 * col("contract_ends_soon").cast("double")
-                   + 0.7 * F.least(col("peers_churned"), F.lit(3))
-                   + 0.55 * F.least(col("n_comp_month"), F.lit(6))
-                   + 0.3 * F.least(F.greatest(col("n_comp_month") - col("n_comp_prev"), F.lit(0)), F.lit(4))
-                   - 2.0 * (stickiness / 100 - 0.5)
-                   + 0.25 * z("hidden"))
+    tenure, n_unres, n_comp = col("tenure_months"), col("n_complaint_unresolved"), col("n_comp_month")
+    churn_logit = (F.lit(ch.intercept)
+                   + ch.new * (tenure < ch.new_below_months).cast("double")
+                   + ch.young * ((tenure >= ch.new_below_months) & (tenure < ch.young_below_months)).cast("double")
+                   + ch.resolved * F.least(col("n_complaint_resolved"), F.lit(ch.resolved_cap))
+                   + ch.unresolved * F.least(n_unres, F.lit(ch.unresolved_cap))
+                   + ch.unsatisfied * F.least(col("n_unsatisfied"), F.lit(ch.unsatisfied_cap))
+                   + ch.decline * col("decline")
+                   + (col("prepaid") == 1).cast("double")
+                   * (ch.low_balance * (col("balance_level") < ch.low_balance_below).cast("double")
+                      + ch.no_recharge * (col("n_recharges") == 0).cast("double"))
+                   + ch.contract_ends * col("contract_ends_soon").cast("double")
+                   + ch.peers * F.least(col("peers_churned"), F.lit(ch.peers_cap))
+                   + ch.competitor_calls * F.least(n_comp, F.lit(ch.competitor_calls_cap))
+                   + ch.competitor_rise * F.least(F.greatest(n_comp - col("n_comp_prev"), F.lit(0)),
+                                                  F.lit(ch.competitor_rise_cap))
+                   - ch.stickiness * (stickiness / 100 - 0.5)
+                   + ch.hidden_sd * z("hidden"))
     df = df.select("*", churn_logit.alias("risk_end"))
     risk = F.coalesce(col("prev_risk_end"), col("risk_end"))
     p_churn = F.when(col("new_this_month"), 0.0).otherwise(sigmoid(risk))
@@ -244,6 +267,7 @@ def _with_month_events(df: DataFrame, at: _Month) -> DataFrame:
     """When things happen in the month: the usage window, VAS orders and cancellations, plan and VIP
     changes, suspensions, the order day."""
     col, month, u = F.col, at.month, at.u
+    vas = COEFFICIENTS.vas
     # Window of usage: from activation to the start of the churn day (nothing on or after it);
     # events such as complaints and recharges may still happen on the churn day itself.
     ws = (col("act_day") - 1) * DAY
@@ -251,8 +275,8 @@ def _with_month_events(df: DataFrame, at: _Month) -> DataFrame:
     we_evt = F.when(col("churned"), col("churn_day") * DAY).otherwise(F.lit(month.days * DAY))
     # VAS: order if not held (the true propensity), cancel if held (more when dissatisfied).
     took = {x: ~col(f"held_{x}") & (u("took-" + x) < col(f"prop_{x}")) for x in PRODUCTS}
-    cancel = {x: col(f"held_{x}") & (u("cancel-" + x) < 0.015 + 0.05 * sigmoid(col("dissatisfaction") - 1.5))
-              for x in PRODUCTS}
+    p_cancel = vas.cancel_base + vas.cancel_dissatisfied * sigmoid(col("dissatisfaction") - vas.cancel_threshold)
+    cancel = {x: col(f"held_{x}") & (u("cancel-" + x) < p_cancel) for x in PRODUCTS}
     plan = _plan_change(at)
     vip = _vip_change(at)
     susp_day, resume_day = _suspension(at)
@@ -269,11 +293,12 @@ def _with_month_events(df: DataFrame, at: _Month) -> DataFrame:
 def _plan_change(at: _Month) -> list[Column]:
     """A declining subscriber may step down a plan, a growing one up; changes happen on day 2..days."""
     col, month, u = F.col, at.month, at.u
+    c = COEFFICIENTS.plan_change
     plan_prev = F.coalesce(col("prev_plan_idx_end"), col("plan_idx0"))
     brand_first = pick([R.PLAN_OFFSET[b] for b in R.BRANDS], col("brand_idx"))
     brand_last = brand_first + pick([R.PLAN_COUNT[b] - 1 for b in R.BRANDS], col("brand_idx"))
-    down = (col("decline") > 0) & (plan_prev > brand_first) & (u("plan-down") < 0.35)
-    up = (col("decline") == 0) & (plan_prev < brand_last) & (u("plan-up") < 0.012)
+    down = (col("decline") > 0) & (plan_prev > brand_first) & (u("plan-down") < c.down)
+    up = (col("decline") == 0) & (plan_prev < brand_last) & (u("plan-up") < c.up)
     change_day = F.lit(2) + F.floor(u("plan-day") * (month.days - 1)).cast("int")
     plan_change_day = F.when((down | up) & (~col("churned") | (change_day < col("churn_day")))
                              & (change_day > col("act_day")), change_day)
@@ -286,7 +311,7 @@ def _vip_change(at: _Month) -> list[Column]:
     """A rare VIP level change for postpaid subscribers: down when declining, else up."""
     col, month, u = F.col, at.month, at.u
     vip_prev = F.coalesce(col("prev_vip_end"), col("vip0"))
-    vip_change = (col("prepaid") == 0) & (u("vip-change") < 0.004)
+    vip_change = (col("prepaid") == 0) & (u("vip-change") < COEFFICIENTS.vip_change.change)
     vip_day = F.when(vip_change & ~col("churned") & (F.lit(2) + F.floor(u("vip-day") * (month.days - 1)) > col("act_day")),
                      F.lit(2) + F.floor(u("vip-day") * (month.days - 1)).cast("int"))
     vip_order = ["NONE", "SILVER", "GOLD", "DIAMOND"]
@@ -300,10 +325,12 @@ def _suspension(at: _Month) -> tuple[Column, Column]:
     """Suspension (停机): most prepaid churners stop a few days before leaving; some prepaid subscribers
     with no recharge are suspended for a few days and come back. (suspend day, resume day)."""
     col, month, u = F.col, at.month, at.u
-    gap = F.lit(3) + F.floor(u("susp-gap") * 8).cast("int")
-    susp_churner = col("churned") & (col("prepaid") == 1) & (u("susp") < 0.6) & (col("churn_day") - gap > col("act_day")) \
-        & (col("churn_day") - gap >= 2)
-    susp_other = ~col("churned") & (col("prepaid") == 1) & (col("n_recharges") == 0) & (u("susp") < 0.25) \
+    c = COEFFICIENTS.suspension
+    gap = F.lit(c.churner_lead_min) + F.floor(u("susp-gap") * c.churner_lead_span).cast("int")
+    susp_churner = col("churned") & (col("prepaid") == 1) & (u("susp") < c.churner) \
+        & (col("churn_day") - gap > col("act_day")) & (col("churn_day") - gap >= 2)
+    # The other suspensions last 1..6 days and start early enough to end within the month.
+    susp_other = ~col("churned") & (col("prepaid") == 1) & (col("n_recharges") == 0) & (u("susp") < c.no_recharge) \
         & (month.days >= 12)
     other_day = F.lit(2) + F.floor(u("susp-day") * (month.days - 9)).cast("int")
     susp_day = F.when(susp_churner, col("churn_day") - gap).when(susp_other & (other_day > col("act_day")), other_day)
