@@ -47,7 +47,6 @@ from inlife.errors import ConfigError, InlifeError
 from inlife.yamlschema import Schema, check, read_mapping
 
 
-
 def _listed(value: Any) -> Any:
     return value if isinstance(value, list) else [value]     # one value: the search keeps it fixed
 
