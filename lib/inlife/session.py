@@ -70,6 +70,7 @@ def build_session(conf: Config, app_name: str | None = None, verbose: bool = Fal
             .config("spark.sql.shuffle.partitions", str(sc["shuffle_partitions"]))
             .config("spark.sql.adaptive.enabled", str(sc["adaptive"]).lower())
             .config("spark.sql.adaptive.coalescePartitions.enabled", "true")
+            .config("spark.sql.sources.parallelPartitionDiscovery.parallelism", str(sc["listing_tasks"]))
             .config("spark.ui.showConsoleProgress", str(sc["show_console_progress"]).lower())
             .config("spark.ui.enabled", str(sc["ui_enabled"]).lower())
             .config("spark.sql.session.timeZone", sc["timezone"])
