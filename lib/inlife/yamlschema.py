@@ -28,6 +28,13 @@ class Schema(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def in_order(start: Any, end: Any, start_key: str, end_key: str) -> None:
+    """For a validator: ValueError unless ``end`` (under ``end_key``) is on or after ``start``; either may be
+    unset."""
+    if start is not None and end is not None and end < start:
+        raise ValueError(f"'{end_key}' {end} is before '{start_key}' {start}")
+
+
 def read_mapping(path: Path, what: str = "file", loader: type = yaml.SafeLoader) -> dict[str, Any]:
     """The YAML mapping in ``path``; ConfigError naming the file when it is missing, not YAML, or not a
     mapping at the top. ``loader``: a SafeLoader with tags of its own (config's ``!open``)."""

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from inlife.errors import ConfigError
-from inlife.yamlschema import Schema, read
+from inlife.yamlschema import Schema, in_order, read
 
 
 class CampaignError(ConfigError):
@@ -111,8 +111,7 @@ class _Cycle(Schema):
     def _dates(self) -> _Cycle:
         if self.every == "once" and self.start is None:
             raise ValueError("a campaign run once needs 'from' (its date)")
-        if self.start and self.end and self.end < self.start:
-            raise ValueError(f"'to' {self.end} is before 'from' {self.start}")
+        in_order(self.start, self.end, "from", "to")
         return self
 
 

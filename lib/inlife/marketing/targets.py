@@ -85,18 +85,16 @@ def holdout_draw(campaign_id: str) -> Column:
     return F.pmod(h, F.lit(1_000_000)).cast("double") / 1_000_000.0
 
 
+# Matrices that recommend one offer a subscriber: its (policy, cell rule) columns in marketing.recommendations.
+ONE_OFFER = {"retention": ("main_policy", "main_policy_rule"), "vpn": ("vpn_policy", "vpn_rule")}
+
+
 def offer_columns(matrix: str, policies: Sequence[str]) -> tuple[Column, Column]:
     """(policy, cell rule) the campaign carries, from a marketing.recommendations row."""
-    if matrix == "retention":
-        pol, cell = F.col("main_policy"), F.col("main_policy_rule")
+    if matrix in ONE_OFFER:
+        pol, cell = (F.col(c) for c in ONE_OFFER[matrix])
         if policies:
-            keep = F.col("main_policy").isin(*policies)
-            pol, cell = F.when(keep, pol), F.when(keep, cell)
-        return pol, cell
-    if matrix == "vpn":
-        pol, cell = F.col("vpn_policy"), F.col("vpn_rule")
-        if policies:
-            keep = F.col("vpn_policy").isin(*policies)
+            keep = pol.isin(*policies)
             pol, cell = F.when(keep, pol), F.when(keep, cell)
         return pol, cell
     arr, rules = (("new_business_policies", "new_business_rules") if matrix == "new_business"

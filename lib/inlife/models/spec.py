@@ -63,21 +63,21 @@ class _LogisticRegression(Schema):
     threshold: Floats | None = None
 
 
-class _Gbt(Schema):
+class _Trees(Schema):
+    """What both tree ensembles search (candidates are ordered by parameter name, not by these fields)."""
     maxDepth: Ints | None = None
+    subsamplingRate: Floats | None = None
+    maxBins: Ints | None = None
+    minInstancesPerNode: Ints | None = None
+
+
+class _Gbt(_Trees):
     maxIter: Ints | None = None
     stepSize: Floats | None = None
-    subsamplingRate: Floats | None = None
-    maxBins: Ints | None = None
-    minInstancesPerNode: Ints | None = None
 
 
-class _RandomForest(Schema):
+class _RandomForest(_Trees):
     numTrees: Ints | None = None
-    maxDepth: Ints | None = None
-    subsamplingRate: Floats | None = None
-    maxBins: Ints | None = None
-    minInstancesPerNode: Ints | None = None
 
 
 class _Algorithms(Schema):

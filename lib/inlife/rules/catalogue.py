@@ -24,7 +24,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from inlife.rules.loading import read_rules
-from inlife.yamlschema import Schema
+from inlife.yamlschema import Schema, in_order
 
 
 @dataclass(frozen=True)
@@ -72,8 +72,7 @@ class _Policy(Schema):
 
     @model_validator(mode="after")
     def _from_before_to(self) -> _Policy:
-        if self.valid_from and self.valid_to and self.valid_to < self.valid_from:
-            raise ValueError(f"valid_to {self.valid_to} is before valid_from {self.valid_from}")
+        in_order(self.valid_from, self.valid_to, "valid_from", "valid_to")
         return self
 
 
