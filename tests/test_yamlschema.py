@@ -8,6 +8,7 @@ import yaml
 
 from inlife.errors import ConfigError
 from inlife.scores.segments import SegmentConfig, SegmentSpec, load_segment_config
+from inlife.tables.catalogue import SUBSCRIBERS
 from inlife.yamlschema import read_mapping
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -247,14 +248,14 @@ def test_the_data_dictionary_names_misspelt_keys_and_wrong_types(tmp_path):
 
     def spoil(raw):
         raw["factors"][2]["fromula"] = raw["factors"][2].pop("formula")
-        raw["factors"][3]["sources"] = "raw.subscribers"
+        raw["factors"][3]["sources"] = SUBSCRIBERS
         next(f for f in raw["factors"] if "template" in f)["template"] = ["ct", "direction"]
     path = shipped(tmp_path, spoil, "factors.yaml", under="lib/inlife/unified")
     with pytest.raises(ConfigError) as err:
         load_factors(path)
     assert str(err.value) == (
         f"{path}: factors[2].formula: required, not given; factors[2].fromula: unknown key; factors[3].sources: "
-        f"input should be a valid tuple, got 'raw.subscribers'; factors[29].template: ['direction'] are not among "
+        f"input should be a valid tuple, got '{SUBSCRIBERS}'; factors[29].template: ['direction'] are not among "
         f"the dimensions")
     path = shipped(tmp_path, lambda raw: raw["dimensions"].update(ct="LOCAL"), "factors.yaml", under="lib/inlife/unified")
     with pytest.raises(ConfigError) as err:
