@@ -111,9 +111,9 @@ def test_a_model_spec_names_wrong_types(tmp_path, base_conf):
     with pytest.raises(ConfigError) as err:
         load_spec(base_conf, path)
     assert str(err.value) == (
-        f"{path}: split.seed: input should be a valid integer, unable to parse string as an integer, got "
-        f"'forty-two'; algorithms.gbt.maxDepth[1]: input should be a valid integer, got a number with a "
-        f"fractional part, got 4.5; promotion.tolerance: input should be greater than or equal to 0, got -1")
+        f"{path}: split.seed: input should be a valid integer, got 'forty-two'; algorithms.gbt.maxDepth[1]: "
+        f"input should be a valid integer, got 4.5; promotion.tolerance: input should be greater than or equal "
+        f"to 0, got -1")
 
 
 def test_campaigns_name_a_misspelt_key(tmp_path):
@@ -142,13 +142,19 @@ def test_campaigns_name_wrong_types(tmp_path):
         load_campaigns(path)
     assert str(err.value) == (
         f"{path}: contact_policy.quiet_hours.sms[1]: string should match pattern '^([01]\\d|2[0-3]):[0-5]\\d$', "
-        f"got '8am'; campaigns[0].capacity.customer_manager: input should be a valid integer, unable to parse "
-        f"string as an integer, got 'forty'; campaigns[2].cycle.every: 'weekly' is not one of 'monthly', 'daily' "
+        f"got '8am'; campaigns[0].capacity.customer_manager: input should be a valid integer, got 'forty'; "
+        f"campaigns[2].cycle.every: 'weekly' is not one of 'monthly', 'daily' "
         f"or 'once'; campaigns[3].capacity: 'front_desk' is not one of the campaign's channels")
 
 
-def test_tags_name_misspelt_keys_and_wrong_types(tmp_path):
+def test_tags_name_misspelt_keys_and_wrong_types_and_keep_the_good_ones(tmp_path):
+    """Evaluation stops at the first bad entry; lint collects one error per bad entry, named by its id,
+    and still loads the others."""
+    from inlife.rules.loading import Collector
     from inlife.rules.tags import load_tags
+
+    raw = yaml.safe_load((ROOT / "conf" / "tags.yaml").read_text(encoding="utf-8"))
+    first, second = raw["tags"][0]["id"], raw["screening"][0]["id"]
 
     def spoil(raw):
         raw["tags"][0]["advice"]["chanel"] = raw["tags"][0]["advice"].pop("channel")
@@ -156,48 +162,40 @@ def test_tags_name_misspelt_keys_and_wrong_types(tmp_path):
     path = shipped(tmp_path, spoil, "tags.yaml")
     with pytest.raises(ConfigError) as err:
         load_tags(path)
-    assert str(err.value) == (f"{path}: tags[0].advice.chanel: unknown key; screening[0].validity_months: input "
-                              f"should be a valid integer, got 'two'")
+    assert str(err.value) == f"{path}: rule {first}: tags[0].advice.chanel: unknown key"
+    collector = Collector(collect=True)
+    rules = load_tags(path, collector=collector)
+    assert [str(e) for e in collector.errors] == [
+        f"{path}: rule {first}: tags[0].advice.chanel: unknown key",
+        f"{path}: rule {second}: screening[0].validity_months: input should be a valid integer, got 'two'"]
+    assert [r.rule_id for r in rules] == [t["id"] for t in raw["tags"][1:] + raw["screening"][1:]]
 
 
 def test_a_matrix_names_misspelt_keys_and_wrong_types(tmp_path):
     from inlife.rules.catalogue import load_catalogue
+    from inlife.rules.loading import Collector
     from inlife.rules.matrices import load_dimensions, load_matrix
+
+    raw = yaml.safe_load((ROOT / "conf" / "matrices" / "retention.yaml").read_text(encoding="utf-8"))
+    first, second = raw["rules"][0]["id"], raw["rules"][1]["id"]
 
     def spoil(raw):
         raw["rules"][0]["precedance"] = raw["rules"][0].pop("precedence")
         raw["rules"][1]["when"] = {"value_tier": []}
-        raw["params"] = [86]
     path = shipped(tmp_path, spoil, "matrices/retention.yaml")
+    catalogue, dimensions = (load_catalogue(ROOT / "conf/policies.yaml"),
+                             load_dimensions(ROOT / "conf/matrices/_dimensions.yaml"))
+    collector = Collector(collect=True)
+    load_matrix(path, catalogue, dimensions, collector=collector)
+    assert [str(e) for e in collector.errors] == [
+        f"{path}: rule {first}: rules[0].precedence: required, not given; rules[0].precedance: unknown key",
+        f"{path}: rule {second}: rules[1].when.value_tier: value should have at least 1 item after validation, "
+        f"not 0, got []"]
+    # what is wrong with the file as a whole stops it at once, in lint too
+    path = shipped(tmp_path, lambda raw: raw.update(params=[86]), "matrices/retention.yaml")
     with pytest.raises(ConfigError) as err:
-        load_matrix(path, load_catalogue(ROOT / "conf/policies.yaml"),
-                    load_dimensions(ROOT / "conf/matrices/_dimensions.yaml"))
-    assert str(err.value) == (
-        f"{path}: params: input should be a valid dictionary, got [86]; rules[0].precedence: required, not given; "
-        f"rules[0].precedance: unknown key; rules[1].when.value_tier: value should have at least 1 item after "
-        f"validation, not 0, got []")
-
-
-def test_the_priority_matrix_checks_its_orders(tmp_path):
-    from inlife.rules.catalogue import load_catalogue
-    from inlife.rules.matrices import load_dimensions, load_matrix
-
-    def spoil(raw):
-        raw["cells"][0]["condition"] = "arpu > 1"
-        raw["rules"][1]["order"][0] = "fun"
-    catalogue, dimensions = load_catalogue(ROOT / "conf/policies.yaml"), load_dimensions(
-        ROOT / "conf/matrices/_dimensions.yaml")
-    path = shipped(tmp_path, spoil, "matrices/priority.yaml")
-    with pytest.raises(ConfigError) as err:
-        load_matrix(path, catalogue, dimensions)
-    assert str(err.value) == (
-        f"{path}: cells[0].condition: cells have no condition; write a rule instead; rules[1].order[0]: 'fun' is "
-        f"not one of 'retention', 'traffic', 'new_business' or 'vpn'")
-    path = shipped(tmp_path, lambda raw: raw["default"].update(order=["vpn", "vpn"]), "matrices/priority.yaml")
-    with pytest.raises(ConfigError) as err:
-        load_matrix(path, catalogue, dimensions)
-    assert str(err.value) == (f"{path}: rule priority.default: order must be a list of distinct objectives from "
-                              f"retention, traffic, new_business, vpn, got ['vpn', 'vpn']")
+        load_matrix(path, catalogue, dimensions, collector=Collector(collect=True))
+    assert str(err.value) == f"{path}: params: input should be a valid dictionary, got [86]"
 
 
 def test_the_dimensions_name_misspelt_keys_and_wrong_types(tmp_path):
@@ -225,7 +223,7 @@ def test_the_policy_catalogue_names_misspelt_keys_and_wrong_types(tmp_path):
         load_catalogue(path)
     assert str(err.value) == (
         f"{path}: policies[0].valid_form: unknown key; policies[1].discount: input should be a valid number, "
-        f"unable to parse string as a number, got 'big'; policies[2].kind: 'gift' is not one of 'family_product', "
+        f"got 'big'; policies[2].kind: 'gift' is not one of 'family_product', "
         f"'bundle_01', 'new_business', 'traffic' or 'vpn'")
 
 
@@ -261,3 +259,25 @@ def test_the_data_dictionary_names_misspelt_keys_and_wrong_types(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_factors(path)
     assert str(err.value) == f"{path}: dimensions.ct: input should be a valid list, got 'LOCAL'"
+
+
+def test_an_empty_key_means_its_default_and_numbers_are_not_read_from_text():
+    """``params:`` with its entries commented out is null in YAML: the key's default, as if not written; a
+    key whose default is null keeps it; a required key cannot be null; '0.1' is text, not a number."""
+    from pydantic import StrictFloat
+
+    from inlife.yamlschema import Schema, check
+
+    class Part(Schema):
+        items: list[int] = [1]
+        note: str | None = "x"
+        gone: str | None = None
+        share: StrictFloat = 0.5
+        need: int
+
+    assert check(Part, {"items": None, "note": None, "gone": None, "need": 3}, "f.yaml") == \
+        Part(items=[1], note="x", gone=None, share=0.5, need=3)
+    with pytest.raises(ConfigError) as err:
+        check(Part, {"need": None, "share": "0.1"}, "f.yaml")
+    assert str(err.value) == ("f.yaml: share: input should be a valid number, got '0.1'; need: input should be a "
+                              "valid integer, got None")

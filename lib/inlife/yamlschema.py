@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from inlife.errors import ConfigError
 
@@ -26,6 +26,16 @@ T = TypeVar("T", bound=BaseModel)
 class Schema(BaseModel):
     """The base of every file's schema: unknown keys are errors, values are not changed after reading."""
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_the_default(cls, data: Any) -> Any:
+        """A key left empty in YAML (``params:`` with its entries commented out) is null: it means the key's
+        default, as if it were not written (a key whose default is null keeps its null)."""
+        if not isinstance(data, dict):
+            return data
+        defaults = {f.alias or name: f.default for name, f in cls.model_fields.items() if not f.is_required()}
+        return {k: v for k, v in data.items() if v is not None or defaults.get(k) is None}
 
 
 def in_order(start: Any, end: Any, start_key: str, end_key: str) -> None:

@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, StrictFloat, StrictInt, ValidationInfo, field_validator, model_validator
 
 from inlife.errors import ConfigError
 from inlife.yamlschema import Schema, in_order, read
@@ -81,13 +81,13 @@ class CampaignConfig:
 
 
 Channels = tuple[str, ...]
-Count = Annotated[int, Field(ge=0)]
+Count = Annotated[StrictInt, Field(ge=0)]
 Time = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]      # HH:MM
 
 
 class _ContactPolicy(Schema):
-    window_days: int = Field(ge=1)
-    max_contacts: int = Field(ge=0)
+    window_days: StrictInt = Field(ge=1)
+    max_contacts: StrictInt = Field(ge=0)
     max_per_channel: dict[str, Count] = {}
     quiet_hours: dict[str, tuple[Time, Time]] = {}      # channel: [from, to], no contact in between
     sensitive_tags: tuple[str, ...] = ()
@@ -124,14 +124,16 @@ class _Campaign(Schema):
     channels: Channels = Field(min_length=1)
     cycle: _Cycle
     capacity: dict[str, Count | None] = {}              # null: no limit
-    holdout: float = Field(0.0, ge=0, lt=1)
+    holdout: StrictFloat = Field(0.0, ge=0, lt=1)
     script: str | None = None
 
     @field_validator("capacity")
     @classmethod
     def _of_its_channels(cls, capacity: dict, info: ValidationInfo) -> dict:
+        if "channels" not in info.data:     # the channels' own error says what is wrong
+            return capacity
         for ch in capacity:
-            if ch not in info.data.get("channels", ()):
+            if ch not in info.data["channels"]:
                 raise ValueError(f"{ch!r} is not one of the campaign's channels")
         return capacity
 

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, StrictFloat, StrictInt, model_validator
 
 from inlife.config import Config
 from inlife.errors import ConfigError, InlifeError
@@ -51,8 +51,8 @@ def _listed(value: Any) -> Any:
     return value if isinstance(value, list) else [value]     # one value: the search keeps it fixed
 
 
-Floats = Annotated[list[float], BeforeValidator(_listed), Field(min_length=1)]
-Ints = Annotated[list[int], BeforeValidator(_listed), Field(min_length=1)]
+Floats = Annotated[list[StrictFloat], BeforeValidator(_listed), Field(min_length=1)]
+Ints = Annotated[list[StrictInt], BeforeValidator(_listed), Field(min_length=1)]
 
 
 # The search spaces: each algorithm's searchable parameters (the MLlib names), a value or a list of values.
@@ -110,9 +110,9 @@ class _Label(Schema):
 class _Split(Schema):
     train_until: str | None = None                 # months as strings: '2024-06'
     validate_month: str | None = None
-    train_months: int | None = Field(None, ge=0)   # 0 or null: every month
-    validation_fraction: float = Field(0.3, gt=0, lt=1)
-    seed: int = 42
+    train_months: StrictInt | None = Field(None, ge=0)   # 0 or null: every month
+    validation_fraction: StrictFloat = Field(0.3, gt=0, lt=1)
+    seed: StrictInt = 42
 
     @model_validator(mode="after")
     def _validate_after_training(self) -> _Split:
@@ -123,7 +123,7 @@ class _Split(Schema):
 
 class _Promotion(Schema):
     metric: Literal["auc_pr", "auc_roc"] = "auc_pr"
-    tolerance: float = Field(0.01, ge=0)
+    tolerance: StrictFloat = Field(0.01, ge=0)
 
 
 class _SpecFile(Schema):

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictFloat, model_validator
 
 from inlife.rules.loading import read_rules
 from inlife.yamlschema import Schema, in_order
@@ -65,7 +65,7 @@ class _Policy(Schema):
     id: str = Field(min_length=1)
     name: str | None = None                 # the id when not given
     kind: Literal["family_product", "bundle_01", "new_business", "traffic", "vpn"]
-    discount: float | None = None
+    discount: StrictFloat | None = None
     valid_from: dt.date | None = None
     valid_to: dt.date | None = None
     script: str | None = None

@@ -10,7 +10,7 @@ from pydantic import BaseModel, BeforeValidator, Field
 
 from inlife.errors import ConfigError
 from inlife.rules.syntax import RuleError
-from inlife.yamlschema import read
+from inlife.yamlschema import check, read
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -39,6 +39,19 @@ def read_rules(schema: type[T], path: Path, what: str = "rule file") -> T:
         return read(schema, path, what)
     except ConfigError as exc:
         raise RuleError(str(exc).removeprefix(f"{path}: "), str(path)) from None
+
+
+def read_entries(schema: type[T], items: list[Any], path: Path, section: str, collector: Collector) -> list[T]:
+    """The entries of ``section``, each checked on its own: a bad one is one error naming it (by its id where
+    it has one), so lint reports every bad entry and still checks the good ones."""
+    good = []
+    for i, item in enumerate(items):
+        try:
+            good.append(check(schema, item, path, at=f"{section}[{i}]"))
+        except ConfigError as exc:
+            rule = item.get("id") if isinstance(item, dict) else None
+            collector.add(RuleError(str(exc).removeprefix(f"{path}: "), str(path), rule))
+    return good
 
 
 def merged_params(file_params: Mapping[str, Any], rule_params: Mapping[str, Any],

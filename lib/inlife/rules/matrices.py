@@ -40,7 +40,7 @@ from typing import Any, Literal
 from pydantic import Field, StrictInt, field_validator, model_validator
 
 from inlife.rules.catalogue import Catalogue
-from inlife.rules.loading import Collector, When, as_when, merged_params, read_rules
+from inlife.rules.loading import Collector, When, as_when, merged_params, read_entries, read_rules
 from inlife.rules.model import Dimension, Rule
 from inlife.rules.syntax import RuleError
 from inlife.yamlschema import Schema
@@ -102,8 +102,8 @@ class _MatrixFile(Schema):
     name: str | None = None                 # the matrix when not given
     params: dict[str, Any] = {}
     default: _Outputs | None = None         # priority only: when no rule matches
-    cells: list[_Cell] = []
-    rules: list[_Rule] = []
+    cells: list[Any] = []                   # each checked as a _Cell or _Rule on its own (read_entries)
+    rules: list[Any] = []
     description: str | None = None
 
     @model_validator(mode="after")
@@ -159,7 +159,9 @@ def load_matrix(path: str | Path, catalogue: Catalogue, dimensions: Mapping[str,
         meta["default"] = _outputs("priority", raw.default or _Outputs(), catalogue, where, f"{matrix}.default")
     rules: list[Rule] = []
     seen: set[str] = set()
-    for position, item in enumerate([*raw.cells, *raw.rules], start=1):
+    items = [*read_entries(_Cell, raw.cells, path, "cells", collector),
+             *read_entries(_Rule, raw.rules, path, "rules", collector)]
+    for position, item in enumerate(items, start=1):
         when = as_when(item.when)
         rid = item.id or f"{matrix}.cell." + (".".join("+".join(v) for _, v in sorted(when.items())) or "any")
         try:

@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import Field, StrictInt
 
-from inlife.rules.loading import Collector, When, as_when, merged_params, read_rules
+from inlife.rules.loading import Collector, When, as_when, merged_params, read_entries, read_rules
 from inlife.rules.model import Rule
 from inlife.rules.syntax import RuleError
 from inlife.yamlschema import Schema
@@ -52,8 +52,8 @@ class _Tag(Schema):
 class _TagsFile(Schema):
     """conf/tags.yaml."""
     params: dict[str, Any] = {}
-    tags: list[_Tag] = []
-    screening: list[_Tag] = []
+    tags: list[Any] = []                    # each checked as a _Tag on its own (read_entries)
+    screening: list[Any] = []
 
 
 def load_tags(path: str | Path, overrides: Mapping[str, Any] | None = None,
@@ -68,8 +68,9 @@ def load_tags(path: str | Path, overrides: Mapping[str, Any] | None = None,
         return []
     rules: list[Rule] = []
     seen: set[str] = set()
-    for position, (section, t) in enumerate([("tags", t) for t in raw.tags] +
-                                            [("screening", t) for t in raw.screening], start=1):
+    entries = [(section, t) for section in ("tags", "screening")
+               for t in read_entries(_Tag, getattr(raw, section), path, section, collector)]
+    for position, (section, t) in enumerate(entries, start=1):
         if t.id in seen:
             collector.add(RuleError("tag id used twice", where, t.id))
             continue
