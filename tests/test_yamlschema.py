@@ -195,7 +195,7 @@ def test_a_matrix_names_misspelt_keys_and_wrong_types(tmp_path):
     path = shipped(tmp_path, lambda raw: raw.update(params=[86]), "matrices/retention.yaml")
     with pytest.raises(ConfigError) as err:
         load_matrix(path, catalogue, dimensions, collector=Collector(collect=True))
-    assert str(err.value) == f"{path}: params: input should be a valid dictionary, got [86]"
+    assert str(err.value) == f"{path}: params: must be a mapping of keys, got [86]"
 
 
 def test_the_dimensions_name_misspelt_keys_and_wrong_types(tmp_path):
@@ -252,7 +252,8 @@ def test_the_data_dictionary_names_misspelt_keys_and_wrong_types(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_factors(path)
     assert str(err.value) == (
-        f"{path}: factors[2].formula: required, not given; factors[2].fromula: unknown key; factors[3].sources: "
+        f"{path}: factors[2].formula: required, not given; factors[2].fromula: unknown key (quote values "
+        f"that contain commas); factors[3].sources: "
         f"input should be a valid tuple, got '{SUBSCRIBERS}'; factors[29].template: ['direction'] are not among "
         f"the dimensions")
     path = shipped(tmp_path, lambda raw: raw["dimensions"].update(ct="LOCAL"), "factors.yaml", under="lib/inlife/unified")

@@ -63,6 +63,7 @@ def build_session(conf: Config, app_name: str | None = None, verbose: bool = Fal
             # on its command line).
             spark.conf.set("spark.sql.shuffle.partitions", str(sc["shuffle_partitions"]))
             spark.conf.set("spark.sql.adaptive.enabled", str(sc["adaptive"]).lower())
+            spark.conf.set("spark.sql.sources.parallelPartitionDiscovery.parallelism", str(sc["listing_tasks"]))
     else:
         builder = (
             SparkSession.builder.master(sc["master"]).appName(name)

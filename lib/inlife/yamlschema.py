@@ -12,6 +12,7 @@ problem of the file is listed at once.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -73,14 +74,24 @@ def check(schema: type[T], data: Any, path: Path | str, at: str = "") -> T:
     try:
         return schema.model_validate(data)
     except ValidationError as exc:
-        problems = [": ".join(x for x in (_key(at, e["loc"]), _expected(e)) if x) for e in exc.errors()]
-        raise ConfigError(f"{path}: " + "; ".join(problems)) from None
+        problems: dict[str, list[str]] = {}     # a value a union refuses has one problem per branch
+        for e in exc.errors():
+            problems.setdefault(_key(at, e["loc"]), []).append(_expected(e))
+        listed = [": ".join(x for x in (key, " or ".join(dict.fromkeys(what))) if x) for key, what in problems.items()]
+        raise ConfigError(f"{path}: " + "; ".join(listed)) from None
+
+
+# pydantic names a union's branch in an error's location by its type (str, list[str], literal['a']): not a key
+_BRANCH = re.compile(r"[\[\]'-]|^(str|int|float|bool|none|date)$")
 
 
 def _key(at: str, loc: tuple) -> str:
     parts = [at] if at else []
     for x in loc:
-        parts.append(f"[{x}]" if isinstance(x, int) else str(x))
+        if isinstance(x, int):
+            parts.append(f"[{x}]")
+        elif not _BRANCH.search(str(x)):
+            parts.append(str(x))
     return ".".join(parts).replace(".[", "[")
 
 
@@ -94,4 +105,6 @@ def _expected(error: dict) -> str:
         return f"{given!r} is not one of {error['ctx']['expected']}"
     if kind == "value_error":
         return str(error["ctx"]["error"])
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"must be a mapping of keys, got {given!r}"
     return f"{error['msg'].lower()}, got {given!r}"

@@ -48,6 +48,7 @@ def test_a_split_value_is_reported(tmp_path):
         'formula: "floor(months_between(month_end, activation_date))"',
         "formula: floor(months_between(month_end, activation_date))")
     broken.write_text(text, encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"factors\.yaml: factors\[6\]\.activation_date\)\): unknown key$"):
+    with pytest.raises(ConfigError, match=r"factors\.yaml: factors\[6\]\.activation_date\)\): unknown key "
+                       r"\(quote values that contain commas\)$"):
         load_factors(broken)
     assert raw["factors"]

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StrictFloat, StrictInt, ValidationInfo, field_validator, model_validator
 
 from inlife.errors import ConfigError
+from inlife.rules.model import Objective
 from inlife.yamlschema import Schema, in_order, read
 
 
@@ -96,7 +97,7 @@ class _ContactPolicy(Schema):
 
 
 class _Takes(Schema):
-    matrix: Literal["retention", "new_business", "traffic", "vpn"]
+    matrix: Objective
     policies: tuple[str, ...] = ()                      # none: any the matrix recommends
     tags_any: tuple[str, ...] = ()
     condition: str | None = None
@@ -118,7 +119,7 @@ class _Cycle(Schema):
 class _Campaign(Schema):
     id: str = Field(min_length=1)
     name: str | None = None                             # the id when not given
-    objective: Literal["retention", "traffic", "new_business", "vpn"]
+    objective: Objective
     takes: _Takes
     rank: str | int | float                             # a rule-language expression (or a constant)
     channels: Channels = Field(min_length=1)

@@ -41,11 +41,10 @@ from pydantic import Field, StrictInt, field_validator, model_validator
 
 from inlife.rules.catalogue import Catalogue
 from inlife.rules.loading import Collector, When, as_when, merged_params, read_entries, read_rules
-from inlife.rules.model import Dimension, Rule
+from inlife.rules.model import OBJECTIVES, Dimension, Objective, Rule
 from inlife.rules.syntax import RuleError
 from inlife.yamlschema import Schema
 
-OBJECTIVES = ("retention", "traffic", "new_business", "vpn")
 POLICY_KINDS = {"retention": {"family_product", "bundle_01"}, "new_business": {"new_business", "family_product"},
                 "traffic": {"traffic"}, "vpn": {"vpn", "family_product"}}
 CELL_PRECEDENCE = 1000
@@ -70,7 +69,7 @@ class _Outputs(Schema):
     """What a rule gives; which of these a matrix's family allows is checked by ``_outputs``."""
     policy: str | None = None
     policy_group: str | None = None
-    order: list[Literal["retention", "traffic", "new_business", "vpn"]] | None = None   # priority: objectives
+    order: list[Objective] | None = None   # priority: objectives
     script: str | None = None
 
 
@@ -98,7 +97,7 @@ class _Cell(_Rule):
 class _MatrixFile(Schema):
     """conf/matrices/<name>.yaml."""
     matrix: str = Field(min_length=1)
-    family: Literal["priority", "retention", "new_business", "traffic", "vpn"]
+    family: Literal["priority", Objective]
     name: str | None = None                 # the matrix when not given
     params: dict[str, Any] = {}
     default: _Outputs | None = None         # priority only: when no rule matches

@@ -11,9 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
-FAMILIES = ("tag", "priority", "retention", "new_business", "traffic", "vpn")
+# The marketing objectives: each has a matrix family of its own, the priority matrix orders them, and a
+# campaign serves one.
+Objective = Literal["retention", "traffic", "new_business", "vpn"]
+OBJECTIVES: tuple[str, ...] = get_args(Objective)
 # families whose matrix gives every matching rule (ordered by precedence) rather than the first one
 MULTI = {"tag", "new_business", "traffic"}
 NULL_KEY, OTHER_KEY = "__null__", "__other__"

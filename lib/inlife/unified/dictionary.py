@@ -63,7 +63,9 @@ def _raw(path: Path = DICTIONARY) -> tuple[_Dictionary, list[_Factor | _Template
         try:
             entries.append(check(_Template if "template" in entry else _Factor, entry, path, f"factors[{i}]"))
         except ConfigError as exc:
-            problems.append(str(exc).removeprefix(f"{path}: "))
+            problem = str(exc).removeprefix(f"{path}: ")
+            # an unquoted comma inside a flow mapping splits a value into a key of its own
+            problems.append(problem + (" (quote values that contain commas)" if "unknown key" in problem else ""))
             continue
         unknown = [k for k in getattr(entries[-1], "template", ()) if k not in raw.dimensions]
         if unknown:
