@@ -63,7 +63,7 @@ class CompetitorCalls:
 class Recharges:
     """Prepaid recharges a month: ARPU-driven, damped by a decline and by dissatisfaction."""
     arpu_per_recharge: float = 40.0  # yuan of monthly ARPU per recharge
-    min_rate: float = 0.35
+    min_rate: float = 0.35           # bounds of the ARPU-driven rate, before the damping below
     max_rate: float = 4.0
     decline: float = -1.6            # log-rate per unit of decline
     dissatisfaction: float = -0.4    # log-rate per unit of (positive) dissatisfaction
@@ -72,9 +72,9 @@ class Recharges:
 
 @dataclass(frozen=True)
 class Balance:
-    """Balance level, log-normal around a share of the month's ARPU; low after a month without recharge."""
-    arpu_share: float = 0.7         # median exp(log(arpu * share + floor))
-    floor: float = 2.0
+    """Balance level, log-normal around a share of the month's ARPU; low in a month without recharge."""
+    arpu_share: float = 0.7         # the median balance is arpu * share + offset
+    offset: float = 2.0             # yuan: a subscriber with no ARPU still keeps a little
     sd: float = 0.6                 # of the log balance
     no_recharge_factor: float = 0.25
 
@@ -216,6 +216,7 @@ class Suspension:
     churner_lead_min: int = 3       # days suspended before the churn day: min + floor(u * span)
     churner_lead_span: int = 8
     no_recharge: float = 0.25       # P(a staying prepaid subscriber without recharge is suspended for a while)
+    no_recharge_days_max: int = 6   # such a suspension lasts 1..max days
 
 
 @dataclass(frozen=True)

@@ -200,7 +200,7 @@ def _with_holdings(df: DataFrame, at: _Month) -> DataFrame:
     or for the initial base and new subscribers drawn from the propensities shifted up."""
     col, month, z = F.col, at.month, at.z
     b, vas = COEFFICIENTS.balance, COEFFICIENTS.vas
-    low_balance_level = F.exp(F.log(col("arpu_month") * b.arpu_share + b.floor) + b.sd * z("bal"))
+    low_balance_level = F.exp(F.log(col("arpu_month") * b.arpu_share + b.offset) + b.sd * z("bal"))
     bal_level = F.when(col("n_recharges") == 0, low_balance_level * b.no_recharge_factor).otherwise(low_balance_level)
     ends_soon = col("has_contract") & (col("contract_end") >= F.lit(month.start)) & \
         (col("contract_end") <= F.add_months(F.lit(month.end), 1))
@@ -329,12 +329,12 @@ def _suspension(at: _Month) -> tuple[Column, Column]:
     gap = F.lit(c.churner_lead_min) + F.floor(u("susp-gap") * c.churner_lead_span).cast("int")
     susp_churner = col("churned") & (col("prepaid") == 1) & (u("susp") < c.churner) \
         & (col("churn_day") - gap > col("act_day")) & (col("churn_day") - gap >= 2)
-    # The other suspensions last 1..6 days and start early enough to end within the month.
+    # The other suspensions start early enough to end within the month (and the month must be long enough).
     susp_other = ~col("churned") & (col("prepaid") == 1) & (col("n_recharges") == 0) & (u("susp") < c.no_recharge) \
         & (month.days >= 12)
-    other_day = F.lit(2) + F.floor(u("susp-day") * (month.days - 9)).cast("int")
+    other_day = F.lit(2) + F.floor(u("susp-day") * (month.days - c.no_recharge_days_max - 3)).cast("int")
     susp_day = F.when(susp_churner, col("churn_day") - gap).when(susp_other & (other_day > col("act_day")), other_day)
-    resume_day = F.when(susp_other & susp_day.isNotNull(), susp_day + 1 + F.floor(u("resume") * 6).cast("int"))
+    resume_day = F.when(susp_other & susp_day.isNotNull(), susp_day + 1 + F.floor(u("resume") * c.no_recharge_days_max).cast("int"))
     return susp_day, resume_day
 
 
