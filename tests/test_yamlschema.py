@@ -23,6 +23,17 @@ def shipped(tmp_path, change, name: str = "segments.yaml", under: str = "conf") 
     return path
 
 
+def refused(tmp_path, change, name: str, load, under: str = "conf") -> str:
+    """What ``load`` says of a changed copy of the shipped <under>/<name>: the message after the copy's path,
+    which it must start with."""
+    path = shipped(tmp_path, change, name, under)
+    with pytest.raises(ConfigError) as err:
+        load(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: "), message
+    return message.removeprefix(f"{path}: ")
+
+
 def test_a_file_is_read_into_its_schema_with_defaults():
     cfg = load_segment_config(path=ROOT / "conf" / "segments.yaml")
     assert (cfg.subgroups, cfg.seed, cfg.max_iterations, cfg.restarts) == (16, 42, 30, 3)
@@ -36,13 +47,10 @@ def test_every_problem_is_named_by_file_and_key(tmp_path):
         raw["segments"][0]["signatur"] = raw["segments"][0].pop("signature")
         raw["segments"][1]["sign"] = 2
         raw["subgroups"] = "many"
-    path = shipped(tmp_path, spoil)
-    with pytest.raises(ConfigError) as err:
-        load_segment_config(path=path)
-    assert str(err.value) == (
-        f"{path}: segments[0].signature: required, not given; segments[0].signatur: unknown key; "
-        f"segments[1].sign: 2 is not one of 1 or -1; subgroups: input should be a valid integer, unable to "
-        f"parse string as an integer, got 'many'")
+    assert refused(tmp_path, spoil, "segments.yaml", lambda p: load_segment_config(path=p)) == (
+        "segments[0].signature: required, not given; segments[0].signatur: unknown key; "
+        "segments[1].sign: 2 is not one of 1 or -1; subgroups: input should be a valid integer, unable to "
+        "parse string as an integer, got 'many'")
 
 
 def test_rules_across_keys_are_checked(tmp_path):
@@ -71,13 +79,10 @@ def test_the_value_model_is_read_through_the_schema(tmp_path):
     def spoil(raw):
         raw["normalisation"]["method"] = "zscore"
         del raw["group"]["indicators"]["credit"]
-    path = shipped(tmp_path, spoil, "value_model.yaml")
-    with pytest.raises(ConfigError) as err:
-        load_value_model(path=path)
-    assert str(err.value) == (
-        f"{path}: group: indicators must be given for exactly the criteria ['direct_value', 'indirect_value', "
-        f"'credit', 'loyalty', 'influence'] (given for ['direct_value', 'indirect_value', 'influence', "
-        f"'loyalty']); normalisation.method: 'zscore' is not one of 'winsorised' or 'percentile'")
+    assert refused(tmp_path, spoil, "value_model.yaml", lambda p: load_value_model(path=p)) == (
+        "group: indicators must be given for exactly the criteria ['direct_value', 'indirect_value', "
+        "'credit', 'loyalty', 'influence'] (given for ['direct_value', 'indirect_value', 'influence', "
+        "'loyalty']); normalisation.method: 'zscore' is not one of 'winsorised' or 'percentile'")
 
 
 def test_value_tiers_go_from_the_top(tmp_path):
@@ -94,10 +99,8 @@ def test_a_model_spec_names_a_misspelt_key(tmp_path, base_conf):
 
     def spoil(raw):
         raw["features"]["exclude_pattern"] = raw["features"].pop("exclude_patterns")
-    path = shipped(tmp_path, spoil, "models/churn.yaml")
-    with pytest.raises(ConfigError) as err:
-        load_spec(base_conf, path)
-    assert str(err.value) == f"{path}: features.exclude_pattern: unknown key"
+    assert refused(tmp_path, spoil, "models/churn.yaml", lambda p: load_spec(base_conf, p)) == \
+        "features.exclude_pattern: unknown key"
 
 
 def test_a_model_spec_names_wrong_types(tmp_path, base_conf):
@@ -107,13 +110,10 @@ def test_a_model_spec_names_wrong_types(tmp_path, base_conf):
         raw["split"]["seed"] = "forty-two"
         raw["promotion"]["tolerance"] = -1
         raw["algorithms"]["gbt"]["maxDepth"] = [3, 4.5]
-    path = shipped(tmp_path, spoil, "models/churn.yaml")
-    with pytest.raises(ConfigError) as err:
-        load_spec(base_conf, path)
-    assert str(err.value) == (
-        f"{path}: split.seed: input should be a valid integer, got 'forty-two'; algorithms.gbt.maxDepth[1]: "
-        f"input should be a valid integer, got 4.5; promotion.tolerance: input should be greater than or equal "
-        f"to 0, got -1")
+    assert refused(tmp_path, spoil, "models/churn.yaml", lambda p: load_spec(base_conf, p)) == (
+        "split.seed: input should be a valid integer, got 'forty-two'; algorithms.gbt.maxDepth[1]: "
+        "input should be a valid integer, got 4.5; promotion.tolerance: input should be greater than or equal "
+        "to 0, got -1")
 
 
 def test_campaigns_name_a_misspelt_key(tmp_path):
@@ -122,11 +122,8 @@ def test_campaigns_name_a_misspelt_key(tmp_path):
     def spoil(raw):
         raw["campaigns"][1]["hold_out"] = raw["campaigns"][1].pop("holdout")
         raw["contact_policy"]["max_contact"] = raw["contact_policy"].pop("max_contacts")
-    path = shipped(tmp_path, spoil, "campaigns.yaml")
-    with pytest.raises(ConfigError) as err:
-        load_campaigns(path)
-    assert str(err.value) == (f"{path}: contact_policy.max_contacts: required, not given; "
-                              f"contact_policy.max_contact: unknown key; campaigns[1].hold_out: unknown key")
+    assert refused(tmp_path, spoil, "campaigns.yaml", load_campaigns) == (
+        "contact_policy.max_contacts: required, not given; contact_policy.max_contact: unknown key; campaigns[1].hold_out: unknown key")
 
 
 def test_campaigns_name_wrong_types(tmp_path):
@@ -137,14 +134,11 @@ def test_campaigns_name_wrong_types(tmp_path):
         raw["campaigns"][0]["capacity"]["customer_manager"] = "forty"
         raw["campaigns"][2]["cycle"] = {"every": "weekly"}
         raw["campaigns"][3]["capacity"] = {"front_desk": 5}
-    path = shipped(tmp_path, spoil, "campaigns.yaml")
-    with pytest.raises(ConfigError) as err:
-        load_campaigns(path)
-    assert str(err.value) == (
-        f"{path}: contact_policy.quiet_hours.sms[1]: string should match pattern '^([01]\\d|2[0-3]):[0-5]\\d$', "
-        f"got '8am'; campaigns[0].capacity.customer_manager: input should be a valid integer, got 'forty'; "
-        f"campaigns[2].cycle.every: 'weekly' is not one of 'monthly', 'daily' "
-        f"or 'once'; campaigns[3].capacity: 'front_desk' is not one of the campaign's channels")
+    assert refused(tmp_path, spoil, "campaigns.yaml", load_campaigns) == (
+        "contact_policy.quiet_hours.sms[1]: string should match pattern '^([01]\\d|2[0-3]):[0-5]\\d$', "
+        "got '8am'; campaigns[0].capacity.customer_manager: input should be a valid integer, got 'forty'; "
+        "campaigns[2].cycle.every: 'weekly' is not one of 'monthly', 'daily' "
+        "or 'once'; campaigns[3].capacity: 'front_desk' is not one of the campaign's channels")
 
 
 def test_tags_name_misspelt_keys_and_wrong_types_and_keep_the_good_ones(tmp_path):
@@ -204,11 +198,9 @@ def test_the_dimensions_name_misspelt_keys_and_wrong_types(tmp_path):
     def spoil(raw):
         raw["dimensions"]["brand"]["value"] = raw["dimensions"]["brand"].pop("values")
         raw["dimensions"]["value_tier"]["values"] = "high"
-    path = shipped(tmp_path, spoil, "matrices/_dimensions.yaml")
-    with pytest.raises(ConfigError) as err:
-        load_dimensions(path)
-    assert str(err.value) == (f"{path}: dimensions.brand.values: required, not given; dimensions.brand.value: "
-                              f"unknown key; dimensions.value_tier.values: input should be a valid list, got 'high'")
+    assert refused(tmp_path, spoil, "matrices/_dimensions.yaml", load_dimensions) == (
+        "dimensions.brand.values: required, not given; dimensions.brand.value: "
+                              "unknown key; dimensions.value_tier.values: input should be a valid list, got 'high'")
 
 
 def test_the_policy_catalogue_names_misspelt_keys_and_wrong_types(tmp_path):
@@ -218,27 +210,22 @@ def test_the_policy_catalogue_names_misspelt_keys_and_wrong_types(tmp_path):
         raw["policies"][0]["valid_form"] = raw["policies"][0].pop("valid_from")
         raw["policies"][1]["discount"] = "big"
         raw["policies"][2]["kind"] = "gift"
-    path = shipped(tmp_path, spoil, "policies.yaml")
-    with pytest.raises(ConfigError) as err:
-        load_catalogue(path)
-    assert str(err.value) == (
-        f"{path}: policies[0].valid_form: unknown key; policies[1].discount: input should be a valid number, "
-        f"got 'big'; policies[2].kind: 'gift' is not one of 'family_product', "
-        f"'bundle_01', 'new_business', 'traffic' or 'vpn'")
+    assert refused(tmp_path, spoil, "policies.yaml", load_catalogue) == (
+        "policies[0].valid_form: unknown key; policies[1].discount: input should be a valid number, "
+        "got 'big'; policies[2].kind: 'gift' is not one of 'family_product', "
+        "'bundle_01', 'new_business', 'traffic' or 'vpn'")
 
 
 def test_policy_groups_name_known_policies_once(tmp_path):
     from inlife.rules.catalogue import load_catalogue
 
-    path = shipped(tmp_path, lambda raw: raw["groups"][1]["policies"].append("P_NOPE"), "policies.yaml")
-    with pytest.raises(ConfigError) as err:
-        load_catalogue(path)
-    assert str(err.value) == f"{path}: group G6: unknown policies ['P_NOPE']"
-    path = shipped(tmp_path, lambda raw: raw["groups"].append(dict(raw["groups"][0], default="P_X")), "policies.yaml")
-    with pytest.raises(ConfigError) as err:
-        load_catalogue(path)
-    assert str(err.value) == (f"{path}: groups[3]: default 'P_X' is not one of the group's policies "
-                              f"['P_PREPAY50_GET80', 'P_PREPAY100_GET150']")
+    unknown = refused(tmp_path, lambda raw: raw["groups"][1]["policies"].append("P_NOPE"), "policies.yaml",
+                      load_catalogue)
+    assert unknown == "group G6: unknown policies ['P_NOPE']"
+    default = refused(tmp_path, lambda raw: raw["groups"].append(dict(raw["groups"][0], default="P_X")),
+                      "policies.yaml", load_catalogue)
+    assert default == ("groups[3]: default 'P_X' is not one of the group's policies "
+                              "['P_PREPAY50_GET80', 'P_PREPAY100_GET150']")
 
 
 def test_the_data_dictionary_names_misspelt_keys_and_wrong_types(tmp_path):
@@ -248,18 +235,13 @@ def test_the_data_dictionary_names_misspelt_keys_and_wrong_types(tmp_path):
         raw["factors"][2]["fromula"] = raw["factors"][2].pop("formula")
         raw["factors"][3]["sources"] = SUBSCRIBERS
         next(f for f in raw["factors"] if "template" in f)["template"] = ["ct", "direction"]
-    path = shipped(tmp_path, spoil, "factors.yaml", under="lib/inlife/unified")
-    with pytest.raises(ConfigError) as err:
-        load_factors(path)
-    assert str(err.value) == (
-        f"{path}: factors[2].formula: required, not given; factors[2].fromula: unknown key (quote values "
+    assert refused(tmp_path, spoil, "factors.yaml", load_factors, "lib/inlife/unified") == (
+        "factors[2].formula: required, not given; factors[2].fromula: unknown key (quote values "
         f"that contain commas); factors[3].sources: "
         f"input should be a valid tuple, got '{SUBSCRIBERS}'; factors[29].template: ['direction'] are not among "
         f"the dimensions")
-    path = shipped(tmp_path, lambda raw: raw["dimensions"].update(ct="LOCAL"), "factors.yaml", under="lib/inlife/unified")
-    with pytest.raises(ConfigError) as err:
-        load_factors(path)
-    assert str(err.value) == f"{path}: dimensions.ct: input should be a valid list, got 'LOCAL'"
+    assert refused(tmp_path, lambda raw: raw["dimensions"].update(ct="LOCAL"), "factors.yaml", load_factors,
+                   "lib/inlife/unified") == "dimensions.ct: input should be a valid list, got 'LOCAL'"
 
 
 def test_an_empty_key_means_its_default_and_numbers_are_not_read_from_text():
