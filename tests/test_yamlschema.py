@@ -264,3 +264,19 @@ def test_an_empty_key_means_its_default_and_numbers_are_not_read_from_text():
         check(Part, {"need": None, "share": "0.1"}, "f.yaml")
     assert str(err.value) == ("f.yaml: share: input should be a valid number, got '0.1'; need: input should be a "
                               "valid integer, got None")
+
+
+def test_a_value_a_union_refuses_is_one_problem_and_keys_keep_their_hyphens():
+    from typing import Literal
+
+    from inlife.yamlschema import Schema, check
+
+    class Part(Schema):
+        columns: Literal["all"] | list[str] = "all"
+        sizes: dict[str, int] = {}
+
+    with pytest.raises(ConfigError) as err:
+        check(Part, {"columns": 5, "sizes": {"2024-01": "x"}}, "f.yaml")
+    assert str(err.value) == ("f.yaml: columns: 5 is not one of 'all' or input should be a valid list, got 5; "
+                              "sizes.2024-01: input should be a valid integer, unable to parse string as an "
+                              "integer, got 'x'")

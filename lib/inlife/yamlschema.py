@@ -82,7 +82,7 @@ def check(schema: type[T], data: Any, path: Path | str, at: str = "") -> T:
 
 
 # pydantic names a union's branch in an error's location by its type (str, list[str], literal['a']): not a key
-_BRANCH = re.compile(r"[\[\]'-]|^(str|int|float|bool|none|date)$")
+_BRANCH = re.compile(r"^[a-z_-]+\[.*\]$|^(str|int|float|bool|none|date)$")
 
 
 def _key(at: str, loc: tuple) -> str:
