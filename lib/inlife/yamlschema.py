@@ -39,6 +39,11 @@ class Schema(BaseModel):
         return {k: v for k, v in data.items() if v is not None or defaults.get(k) is None}
 
 
+def listed(value: Any) -> Any:
+    """For a BeforeValidator: a single value where a list is expected stands for the list of that value."""
+    return value if isinstance(value, list) else [value]
+
+
 def in_order(start: Any, end: Any, start_key: str, end_key: str) -> None:
     """For a validator: ValueError unless ``end`` (under ``end_key``) is on or after ``start``; either may be
     unset."""

@@ -44,15 +44,11 @@ from pydantic import BeforeValidator, Field, StrictFloat, StrictInt, model_valid
 
 from inlife.config import Config
 from inlife.errors import ConfigError, InlifeError
-from inlife.yamlschema import Schema, check, read_mapping
+from inlife.yamlschema import Schema, check, listed, read_mapping
 
-
-def _listed(value: Any) -> Any:
-    return value if isinstance(value, list) else [value]     # one value: the search keeps it fixed
-
-
-Floats = Annotated[list[StrictFloat], BeforeValidator(_listed), Field(min_length=1)]
-Ints = Annotated[list[StrictInt], BeforeValidator(_listed), Field(min_length=1)]
+# A search space's values; one value alone is a list of one: the search keeps that parameter fixed.
+Floats = Annotated[list[StrictFloat], BeforeValidator(listed), Field(min_length=1)]
+Ints = Annotated[list[StrictInt], BeforeValidator(listed), Field(min_length=1)]
 
 
 # The search spaces: each algorithm's searchable parameters (the MLlib names), a value or a list of values.

@@ -10,13 +10,13 @@ from pydantic import BaseModel, BeforeValidator, Field
 
 from inlife.errors import ConfigError
 from inlife.rules.syntax import RuleError
-from inlife.yamlschema import check, read
+from inlife.yamlschema import check, listed, read
 
 T = TypeVar("T", bound=BaseModel)
 
 Value = str | int | float | bool
 # when: dimension column -> a value or a list of values
-When = dict[str, Annotated[list[Value], BeforeValidator(lambda v: v if isinstance(v, list) else [v]),
+When = dict[str, Annotated[list[Value], BeforeValidator(listed),
                            Field(min_length=1)]]
 
 

@@ -40,7 +40,7 @@ from typing import Any, Literal
 from pydantic import Field, StrictInt, field_validator, model_validator
 
 from inlife.rules.catalogue import Catalogue
-from inlife.rules.loading import Collector, When, as_when, merged_params, read_entries, read_rules
+from inlife.rules.loading import Collector, Value, When, as_when, merged_params, read_entries, read_rules
 from inlife.rules.model import OBJECTIVES, Dimension, Objective, Rule
 from inlife.rules.syntax import RuleError
 from inlife.yamlschema import Schema
@@ -51,7 +51,7 @@ CELL_PRECEDENCE = 1000
 
 
 class _Dimension(Schema):
-    values: list[str | int | float | bool] = Field(min_length=1)
+    values: list[Value] = Field(min_length=1)
     label: str | None = None                # the column when not given
 
 
