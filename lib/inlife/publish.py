@@ -48,8 +48,9 @@ class Published:
 
 class Publication:
     def __init__(self, tables: Tables, conf: Config, validator: Validator | None = None, workers: int = 1,
-                 release: bool = False):
+                 release: bool = False, batch: str | None = None):
         self.tables = tables
+        self.batch = batch          # what the tables hold (a month, a day), for the validation results
         # release: after each table, let Spark delete what its build left on local disk (large inputs: the
         # shuffle files of a 10M-subscriber month's tables would otherwise pile up until the periodic GC)
         self.release = release
@@ -95,7 +96,7 @@ class Publication:
                 rows = df.count()   # the build, into the cache: outside the validator's turn, and timed apart
                 validation_seconds, skipped = 0.0, []
                 if validate and self.validate_on:
-                    outcome = self.validator.validate(table, df, parameters)
+                    outcome = self.validator.validate(table, df, parameters, batch=self.batch)
                     validation_seconds, skipped = outcome.seconds, outcome.skipped
                     if not outcome.success:
                         raise QualityError(outcome.message())

@@ -69,7 +69,7 @@ def build_evaluation(spark: SparkSession, conf: Config, month: str) -> Evaluatio
             prec = tag_precision(tables.read(TAGS, partitions={"month": month}),
                                  tables.read(OUTCOMES, partitions={"month": month}), month, floor_tag)
             report = prec.unionByName(report)
-        with Publication(tables, conf) as pub:
+        with Publication(tables, conf, batch=month) as pub:
             pub.add(CAMPAIGN_RESULTS, res)
             pub.add(UPLIFT_CURVE, curve)
             pub.add(RULE_PRECISION, report)

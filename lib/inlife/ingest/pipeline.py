@@ -317,7 +317,7 @@ class Ingestion:
                     frame = raw_df.join(F.broadcast(ratios), "batch_date", "left")
                     outcome = self.validator.validate(raw_name, frame, parameters={
                         "row_count_min_ratio": float(self.conf.get("ingest.row_count_min_ratio")),
-                        "row_count_max_ratio": float(self.conf.get("ingest.row_count_max_ratio"))})
+                        "row_count_max_ratio": float(self.conf.get("ingest.row_count_max_ratio"))}, batch=label)
                     report.skipped_expectations = sorted(set(report.skipped_expectations) | set(outcome.skipped))
                     st.note = "passed" if outcome.success else "FAILED"
                 report.validation_seconds += outcome.seconds   # GX set-up included, waiting for its turn not

@@ -70,7 +70,8 @@ def build_intermediate(spark: SparkSession, conf: Config, month: str, only: list
     # it is large enough to raise them, each table's shuffle files are let go before the next table.
     configured = int(spark.conf.get("spark.sql.shuffle.partitions"))
     with shuffle_partitions_for(spark, input_bytes(cdr), int(conf.get("spark.input_bytes_per_shuffle_partition"))) as n, \
-            Publication(tables, conf, workers=int(conf.get("run.parallel_tables")), release=n > configured) as pub:
+            Publication(tables, conf, workers=int(conf.get("run.parallel_tables")), release=n > configured,
+                        batch=month) as pub:
         if "subscriber_monthly" in wanted:
             subs = subscriber.subscriber_monthly(
                 subscribers_month, raw.on("contracts", end), raw.on("group_members", end),

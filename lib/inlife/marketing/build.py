@@ -70,7 +70,7 @@ def build_recommendations(spark: SparkSession, conf: Config, month: str, state: 
     # not cached: each output reads only the columns it needs of the state (caching the whole evaluated
     # state, hundreds of columns, cost more than evaluating twice)
     evaluated = evaluate_state(spark, state, ruleset, plans)
-    with Publication(tables, conf, workers=int(conf.get("run.parallel_tables"))) as pub:
+    with Publication(tables, conf, workers=int(conf.get("run.parallel_tables")), batch=month) as pub:
         pub.add(TAGS, tag_rows(evaluated, plans["tags"], month, version))
         pub.add(RECOMMENDATIONS, recommendations(evaluated, plans, catalogue, month, version))
     return RunResult(month, version, written, pub.results)
@@ -97,6 +97,6 @@ def build_daily_tags(spark: SparkSession, conf: Config, day: str, state: DataFra
     plans = plan(ruleset, nodes, catalogue, month, matrices=["tags"],
                  rule_filter=lambda r: bool(r.outputs.get("screening")))
     evaluated = evaluate_state(spark, state, ruleset, plans)
-    with Publication(tables, conf) as pub:
+    with Publication(tables, conf, batch=day) as pub:
         pub.add(TAGS_DAILY, tag_rows(evaluated, plans["tags"], month, version, day=day))
     return RunResult(month, version, written, pub.results)

@@ -137,7 +137,7 @@ def run_batch(spark: SparkSession, conf: Config, base: DataFrame, kinds_state: D
                             contact_date=contact_date, capacity_days=capacity_days)
     targets = targets.persist()          # both tables come from the same rows: compute them once
     try:
-        with Publication(tables, conf, workers=int(conf.get("run.parallel_tables"))) as pub:
+        with Publication(tables, conf, workers=int(conf.get("run.parallel_tables")), batch=batch) as pub:
             pub.add(TARGETS, targets)
             pub.add(CONTACT_HISTORY, history_rows(targets))
     finally:

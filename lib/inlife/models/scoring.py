@@ -110,7 +110,7 @@ def score_month(spark, conf: Config, month: str, tables: Tables | None = None) -
         result = outputs[0]
         for o in outputs[1:]:
             result = result.unionByName(o)
-        with Publication(tables, conf) as pub:
+        with Publication(tables, conf, batch=month) as pub:
             info = pub.add(MODEL_SCORES, result)
     finally:
         for w in cached:

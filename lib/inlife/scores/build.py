@@ -28,7 +28,7 @@ def build_value(spark: SparkSession, conf: Config, month: str) -> list:
     model = load_value_model(conf)
     view = tables.read(CUSTOMER_VIEW, partitions={"month": month})
     value = subscriber_value(view, model).cache()
-    with Publication(tables, conf, workers=int(conf.get("run.parallel_tables"))) as pub:
+    with Publication(tables, conf, workers=int(conf.get("run.parallel_tables")), batch=month) as pub:
         pub.add(VALUE, value)
         pub.add(GROUP_VALUE, group_value(view, value, model))
     value.unpersist()
@@ -59,7 +59,7 @@ def build_segments(spark: SparkSession, conf: Config, month: str) -> list:
     profile_df = spark.createDataFrame(
         [(month, p["segment_id"], p["segment_name"], p["size"], p["share"], p["distinguishing"],
           json.dumps(p["means"], ensure_ascii=False)) for p in prof], PROFILES)
-    with Publication(tables, conf, workers=int(conf.get("run.parallel_tables"))) as pub:
+    with Publication(tables, conf, workers=int(conf.get("run.parallel_tables")), batch=month) as pub:
         pub.add(SEGMENTS, segments)
         pub.add(SEGMENT_CENTROIDS, centroid_df)
         pub.add(SEGMENT_PROFILES, profile_df)

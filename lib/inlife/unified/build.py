@@ -51,7 +51,7 @@ def build_view(spark: SparkSession, conf: Config, month: str) -> list:
     by_rows = math.ceil(active / int(conf.get("view.subscribers_per_partition")))
     with shuffle_partitions_for(spark, inputs, int(conf.get("spark.input_bytes_per_shuffle_partition")),
                                 at_least=by_rows) as n, \
-            Publication(tables, conf, release=n > configured) as pub:
+            Publication(tables, conf, release=n > configured, batch=month) as pub:
         pub.add(CUSTOMER_VIEW, df, parameters={"active_subscribers": active})
     return pub.results
 
@@ -65,7 +65,7 @@ def build_outcomes(spark: SparkSession, conf: Config, month: str) -> list:
     df = outcomes_mod.outcomes(view, later, _month_of(tables, VAS_MONTHLY, add_months(month, 1)),
                                _month_of(tables, CUSTOMER_VIEW, add_months(month, VIEW_HORIZON)), dimensions()["p"],
                                conf.get("outcomes.engaged_min_minutes"), conf.get("outcomes.data_up_share"))
-    with Publication(tables, conf) as pub:
+    with Publication(tables, conf, batch=month) as pub:
         pub.add(OUTCOMES, df)
     return pub.results
 
