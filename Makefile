@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 TEST_WORKERS ?= 2
 MVN    ?= mvn
 
-.PHONY: demo test test-fast lint bench mlflow-ui clean check-java check-python help jars
+.PHONY: demo test test-fast lint bench mlflow-ui clean check-java check-python help jars docs-assets browser
 
 help:
 	@echo "make demo   - set up .venv if needed and run the main job locally on generated data"
@@ -35,11 +35,12 @@ check-java:
 	  echo "  Debian/Ubuntu: sudo apt-get install -y openjdk-17-jre-headless (then select it with update-alternatives)"; \
 	  exit 1; fi
 
-$(STAMP): setup.py deps/pom.xml | check-python
+$(STAMP): setup.py deps/pom.xml lib/inlife/quality/docs_assets.py | check-python
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@$(MAKE) --no-print-directory jars
+	@$(MAKE) --no-print-directory docs-assets
 	@touch $(STAMP)
 
 # The Delta Lake jars of the installed delta-spark release, with this machine's Maven and its own settings
@@ -55,13 +56,33 @@ jars:
 	  rm -rf jars.tmp; echo "Delta Lake jars not fetched: Maven could not resolve io.delta:delta-spark_2.13:$$v (build/jars.log); the delta-rs engine will be used"; \
 	fi
 
+# Data Docs' scripts, styles and fonts, pinned (lib/inlife/quality/docs_assets.py), with this machine's npm and
+# its own registry settings. Without them set-up goes on, and Data Docs load them from public CDNs.
+docs-assets:
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  echo "Data Docs assets not fetched: npm is not installed (apt-get install npm, then make docs-assets); Data Docs will need the internet"; \
+	elif mkdir -p build && rm -rf build/docs_assets.tmp && \
+	      $(PY) -m inlife.quality.docs_assets build/docs_assets.tmp >build/docs_assets.log 2>&1; then \
+	  rm -rf build/docs_assets && mv build/docs_assets.tmp build/docs_assets && echo "Data Docs assets in build/docs_assets/"; \
+	else \
+	  rm -rf build/docs_assets.tmp; echo "Data Docs assets not fetched (build/docs_assets.log); Data Docs will need the internet"; \
+	fi
+
+# Debian's Chromium, headless, for the tests that open a page as its readers do.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian's chromium for the browser tests"; mkdir -p build; \
+	  $(SUDO) apt-get update -qq >build/chromium.log 2>&1 && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >>build/chromium.log 2>&1 || \
+	  { echo "chromium could not be installed (build/chromium.log): the browser tests will fail"; }; }
+
 demo: check-java $(STAMP)
 	$(VENV)/bin/inlife demo
 
-test: check-java $(STAMP)
+test: check-java $(STAMP) browser
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
-test-fast: check-java $(STAMP)
+test-fast: check-java $(STAMP) browser
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not slow"
 
 lint: $(STAMP)

@@ -131,14 +131,29 @@ class Validator:
         if self._ctx is None or self.conf.get("quality.data_docs") == "never":
             return None
         with self._lock:
-            self._ctx.build_data_docs(site_names=["inlife"])
+            self._render()
         return str(Path(self.conf.path("quality.data_docs_dir")) / "index.html")
+
+    def _render(self) -> None:
+        """Data Docs of every validation so far, pointed at the local copies of their scripts and styles
+        when set-up fetched them (else the pages load them from public CDNs, and say nothing offline)."""
+        from inlife.quality import docs_assets
+
+        self._ctx.build_data_docs(site_names=["inlife"])
+        assets = Path(self.conf.path("quality.docs_assets_dir"))
+        if docs_assets.complete(assets):
+            docs_assets.localize(Path(self.conf.path("quality.data_docs_dir")), assets)
+        elif not self._warned:
+            self._warned = True
+            print(f"[quality] Data Docs load their scripts and styles from public CDNs: {assets} is incomplete "
+                  f"(make docs-assets fetches them)", flush=True)
 
     def __init__(self, conf: Config):
         self.conf = conf
         self.result_format = conf.get("quality.result_format")
         self._ctx = None
         self._datasource = None
+        self._warned = False
         # A GX context is not safe for concurrent use: threads (parallel ingestion) validate in turn.
         self._lock = threading.RLock()
 
@@ -210,7 +225,7 @@ class Validator:
         self._store(ctx, table, batch, results, parameters, started)
         when = self.conf.get("quality.data_docs")
         if when == "always" or (failures and when in ("failures", "end")):
-            ctx.build_data_docs(site_names=["inlife"])
+            self._render()
         docs = str(Path(self.conf.path("quality.data_docs_dir")) / "index.html") if (failures or when == "always") else None
         return Outcome(table, not failures, len(results), skipped, failures, time.time() - started, docs)
 
@@ -272,6 +287,7 @@ class Validator:
                         "unsuccessful_expectations": len(results) - passed,
                         "success_percent": passed / len(results) * 100 if results else None},
             meta={"run_id": run, "validation_time": run.run_time, "batch_parameters": {"table": table, "batch": batch},
+                  "batch_spec": {"data_asset_name": table, "batch": batch},
                   "active_batch_definition": {"datasource_name": "inlife", "data_connector_name": "",
                                               "data_asset_name": table, "batch_identifiers": {"batch": batch}}},
             batch_id=batch_id)
