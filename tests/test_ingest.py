@@ -245,6 +245,25 @@ def test_csv_source_codes_dates_and_duplicates(spark, conf, tables):
     assert [r.bundle_name for r in tables.read(raw("contracts")).collect()] == ["校园套餐"]
 
 
+def test_a_byte_order_mark_is_read_past_and_counted(spark, conf, tables):
+    """Extracts saved by Windows tools start with a UTF-8 byte-order mark: a csv's header and a delimited
+    file's first record are read without it, the same rows as without one, and the report counts the files."""
+    from inlife.ingest.landing import BOM
+
+    _seed_subscribers(spark, conf, ids=(1,))
+    rows = ["101,1,2024-01-31,CAMPUS,校园套餐,ZERO_ONE,2023-02-01,2025-01-31,10"]
+    src = load_sources(conf)["contracts"]
+    write_batch(conf, "contracts", "2024-01-31", rows, raw=(BOM + src.header + "\n" + rows[0] + "\n").encode())
+    write_batch(conf, "voice_cdr", "2024-01-01", [], raw=(BOM + voice(1, "13900000001", "20240101083005") + "\n"
+                                                          + voice(1, "13900000002", "20240101093005") + "\n").encode())
+    reports = {r.source: r.totals() for r in
+               [*_ingest(spark, conf, "contracts", date(2024, 1, 31)), *_ingest(spark, conf, "voice_cdr", D1)]}
+    assert {s: (t["rows_read"], t["rows_written"], t["quarantined"], t["files_with_bom"])
+            for s, t in reports.items()} == {"contracts": (1, 1, {}, 1), "voice_cdr": (2, 2, {}, 1)}
+    assert [(r.contract_id, r.bundle_name) for r in tables.read(raw("contracts")).collect()] == [(101, "校园套餐")]
+    assert sorted(r.peer_number for r in tables.read(VOICE_CDR).collect()) == ["13900000001", "13900000002"]
+
+
 def test_rerun_replaces_only_its_batch(spark, conf, tables):
     import deltalake
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from inlife.errors import InlifeError
@@ -18,6 +18,8 @@ from inlife.sources import Source
 # A field separator that never occurs in text: each physical line is read as one string column.
 NEVER = "\u0001"
 REPLACEMENT = "\ufffd"
+# A UTF-8 byte-order mark, which Windows tools (Excel among them) put before a file's first line
+BOM = "\ufeff"
 
 
 class LandingError(InlifeError):
@@ -91,17 +93,21 @@ def _fields(line: str, delimiter: str) -> int:
     return len(line.split(delimiter))
 
 
-def check_file(spark: SparkSession, f: LandingFile, source: Source, encoding: str, limit: int) -> None:
-    """Cheap checks on the head of a file before anything is read in bulk or committed."""
+def check_file(spark: SparkSession, f: LandingFile, source: Source, encoding: str, limit: int) -> bool:
+    """Cheap checks on the head of a file before anything is read in bulk or committed; whether the file
+    starts with a byte-order mark (which the bulk read drops: ``without_bom``)."""
     # A file of zero bytes is a failed transfer; a gzip member without lines or a header-only csv is a batch
     # without records (the generator writes those for quiet days) and passes.
     if f.size == 0:
         raise LandingError(f"{source.name}: file {f.path} is empty (0 bytes)")
     lines = head_lines(spark, f.path, encoding, limit)
-    if not lines:
+    bom = bool(lines) and lines[0].startswith(BOM)
+    if bom:
+        lines[0] = lines[0][len(BOM):]
+    if not lines or lines == [""]:
         if source.format == "csv":
             raise LandingError(f"{source.name}: file {f.path} is empty: no header line")
-        return
+        return bom
     bad = [i + 1 for i, line in enumerate(lines) if REPLACEMENT in line]
     if bad:
         raise LandingError(
@@ -134,6 +140,7 @@ def check_file(spark: SparkSession, f: LandingFile, source: Source, encoding: st
     # split, just into the wrong number of fields, and go to quarantine instead.
     if lines and all(_fields(line, source.delimiter) == 1 for line in lines) and n > 1:
         raise LandingError(_delimiter_message(source, f.path, lines))
+    return bom
 
 
 def _delimiter_message(source: Source, path: str, lines: list[str]) -> str:
@@ -143,6 +150,11 @@ def _delimiter_message(source: Source, path: str, lines: list[str]) -> str:
     hint = f"; they do split on {fits[0]!r}" if fits else ""
     return (f"{source.name}: file {path}: delimiter mismatch: no line splits into {n} fields on "
             f"{source.delimiter!r}{hint}")
+
+
+def without_bom(line: Column) -> Column:
+    """The line without a leading byte-order mark (only a file's first line can hold one)."""
+    return F.when(line.startswith(BOM), F.substring(line, len(BOM) + 1, 1 << 30)).otherwise(line)
 
 
 def is_utf8(encoding: str) -> bool:
@@ -179,5 +191,5 @@ def read_lines(spark: SparkSession, files: list[LandingFile], encoding: str) -> 
                .select("line", "_metadata"))
     path = F.col("_metadata.file_path")
     day = F.substring_index(F.substring_index(path, "/", -2), "/", 1)
-    return raw.select(F.col("line"), F.substring_index(path, "/", -3).alias("source_file"),
+    return raw.select(without_bom(F.col("line")).alias("line"), F.substring_index(path, "/", -3).alias("source_file"),
                       F.to_date(day).alias("batch_date"))

@@ -55,6 +55,7 @@ class BatchReport:
     quarantined: dict[str, int] = field(default_factory=dict)
     late: int = 0
     previous_rows: int | None = None
+    files_with_bom: int = 0      # files that began with a UTF-8 byte-order mark (read without it)
 
     @property
     def bad_rate(self) -> float:
@@ -80,6 +81,7 @@ class SourceReport:
                 "rows_read": sum(b.rows_read for b in self.batches),
                 "rows_written": sum(b.rows_written for b in self.batches),
                 "quarantined": dict(sorted(q.items())), "late": sum(b.late for b in self.batches),
+                "files_with_bom": sum(b.files_with_bom for b in self.batches),
                 "build_seconds": round(self.build_seconds, 2),
                 "validation_seconds": round(self.validation_seconds, 2)}
 
@@ -152,6 +154,7 @@ class Ingestion:
             validator = Validator.shared(conf)
         self.validator = validator
         self._known: tuple[int, DataFrame, int] | None = None
+        self._bom: set[str] = set()      # landing files (relative paths) that start with a byte-order mark
         self._known_lock = threading.Lock()
 
     def encoding(self, src: Source) -> str:
@@ -188,7 +191,8 @@ class Ingestion:
                 present.append((src, batches))
                 files[src.name] = [f for d in batches for f in landing.list_batch_files(self.spark, self.root, src.name, d)]
                 for f in files[src.name]:
-                    landing.check_file(self.spark, f, src, self.encoding(src), limit)
+                    if landing.check_file(self.spark, f, src, self.encoding(src), limit):
+                        self._bom.add(f.relative)
             st.rows = sum(len(v) for v in files.values())
             st.note = "files"
         # subscribers (and whatever sources.yaml orders before it) one by one, the rest side by side
@@ -303,8 +307,10 @@ class Ingestion:
                 checked = self._check(src, files, stats)
                 report.batches += checked
                 st.rows = sum(b.rows_written for b in checked)
+                bom = sum(b.files_with_bom for b in checked)
                 st.note = (f"read={sum(b.rows_read for b in checked):,} "
-                           f"quarantined={sum(sum(b.quarantined.values()) for b in checked):,}")
+                           f"quarantined={sum(sum(b.quarantined.values()) for b in checked):,}"
+                           + (f" files with a byte-order mark={bom}" if bom else ""))
                 ratios = self._ratios(src, checked, counts)
                 counts.update({date.fromisoformat(b.batch_date): b.rows_written for b in checked})
                 raw_df = transform.raw_rows(cached, src)
@@ -348,6 +354,9 @@ class Ingestion:
                 b.rows_written += r["rows"]
             else:
                 b.quarantined[r["reason"]] = b.quarantined.get(r["reason"], 0) + r["rows"]
+        for f in files:
+            if f.relative in self._bom:
+                by_batch[f.batch_date.isoformat()].files_with_bom += 1
         paths = {f.relative: f.path for f in files}
         encoding = self.encoding(src)
         for rel, pf in sorted(per_file.items()):
