@@ -85,8 +85,64 @@ def test_bad_environment_variable_and_set_are_named(conf_dir):
 def test_open_sections_take_free_keys_and_merge(conf_dir):
     write(conf_dir / "local.yaml", {"lake": {"locations": {VOICE_CDR: "/data/cdr"}}})
     conf = load_config("local", ["lake.locations.raw.billing=/data/bill"], conf_dir, environ={})
-    # dotted keys under an open section nest; the overlay's entry survives the --set
-    assert conf.get("lake.locations")[VOICE_CDR] == "/data/cdr"
+    # below an open section the rest of a dotted key is one key; the overlay's entry survives the --set
+    assert conf.get("lake.locations") == {VOICE_CDR: "/data/cdr", "raw.billing": "/data/bill"}
+
+
+def test_a_dotted_spark_setting_reaches_spark_conf_whole(conf_dir):
+    conf = load_config("local", ["spark.conf.spark.sql.ansi.enabled=false"], conf_dir, environ={})
+    assert conf.get("spark.conf") == {"spark.sql.ansi.enabled": False}
+
+
+def test_an_environment_is_a_name_not_a_path(conf_dir, tmp_path):
+    write(tmp_path / "x.yaml", {"lake": {"root": "/elsewhere"}})
+    with pytest.raises(ConfigError, match=r"environment '\.\./x': an environment is the name of a file in .*"
+                                          r"\(have: cluster, local, test\), not a path"):
+        load_config("../x", conf_dir=conf_dir, environ={})
+
+
+def test_an_overlay_that_is_not_utf8_is_named(conf_dir):
+    (conf_dir / "local.yaml").write_bytes("lake:\n  root: /数据\n".encode("gbk"))
+    with pytest.raises(ConfigError, match=r"local.yaml: the configuration file is not UTF-8 \(byte 15: .*\); save it as UTF-8"):
+        load_config("local", conf_dir=conf_dir, environ={})
+
+
+def test_yaml_aliases_and_oversized_files_are_refused(conf_dir):
+    from inlife.yamlschema import MAX_YAML_BYTES, read_mapping
+
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b]\n"
+    (conf_dir / "tags.yaml").write_text(bomb, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"tags.yaml: not valid YAML: an alias \(\*a\) is not allowed here: "
+                                          r"write the value out\n  in .*line 2, column 8"):
+        read_mapping(conf_dir / "tags.yaml")
+    (conf_dir / "tags.yaml").write_text("a: " + "x" * MAX_YAML_BYTES + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"tags.yaml: the file is 1,048,580 bytes, more than the 1,048,576 a "
+                                          r"hand-written file needs"):
+        read_mapping(conf_dir / "tags.yaml")
+
+
+def test_a_maven_repository_must_be_https(conf_dir, tmp_path):
+    from inlife.session import _delta_spark_settings
+
+    sets = [f"lake.jars_dir={tmp_path / 'none'}", "lake.engine=auto"]
+    conf = load_config("local", [*sets, "lake.maven_repository=http://repo.example/maven2"], conf_dir, environ={})
+    with pytest.raises(ConfigError, match=r"lake.maven_repository 'http://repo.example/maven2': the Delta Lake jars "
+                                          r"are code run by every executor: fetch them over https://"):
+        _delta_spark_settings(conf)
+    conf = load_config("local", [*sets, "lake.maven_repository=https://repo.example/maven2"], conf_dir, environ={})
+    assert _delta_spark_settings(conf)["spark.jars.repositories"] == "https://repo.example/maven2"
+
+
+@pytest.mark.parametrize("hours, floor", [(0, 24), (-5, 0)])
+def test_vacuum_refuses_a_retention_below_the_floor(spark, conf, hours, floor):
+    from inlife.errors import TableError
+    from inlife.tables import Tables
+
+    tables = Tables(spark, conf.with_overrides({"lake.vacuum_floor_hours": floor}))
+    tables.overwrite("smoke.vacuumed", spark.createDataFrame([(1,)], "id long"))
+    with pytest.raises(TableError, match=rf"vacuum smoke.vacuumed: a retention of {hours} hours is below "
+                                         rf"lake.vacuum_floor_hours \({floor}\): files a running job still reads"):
+        tables.vacuum("smoke.vacuumed", hours)
 
 
 def test_unknown_environment_and_bad_yaml(conf_dir):

@@ -14,12 +14,19 @@ from inlife.yamlschema import read_mapping
 ROOT = Path(__file__).resolve().parents[1]
 
 
+class Written(yaml.SafeDumper):
+    """Values written out where they repeat: inlife refuses YAML aliases."""
+
+    def ignore_aliases(self, data) -> bool:
+        return True
+
+
 def shipped(tmp_path, change, name: str = "segments.yaml", under: str = "conf") -> Path:
     """A copy of the shipped <under>/<name> with ``change`` made to it."""
     raw = yaml.safe_load((ROOT / under / name).read_text(encoding="utf-8"))
     change(raw)
     path = tmp_path / Path(name).name
-    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    path.write_text(yaml.dump(raw, Dumper=Written, allow_unicode=True), encoding="utf-8")
     return path
 
 

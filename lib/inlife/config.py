@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from typing import Any
 import yaml
 
 from inlife.errors import ConfigError
+from inlife.yamlschema import Loader
 
 REQUIRED = "???"
 ENV_PREFIX = "INLIFE_"
@@ -48,7 +50,7 @@ class OpenSection(dict):
     """A mapping of base.yaml tagged ``!open``: free keys, like ``{}``, with default entries."""
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(Loader):
     pass
 
 
@@ -107,10 +109,22 @@ def _missing(tree: Mapping, prefix: str = "") -> Iterable[str]:
             yield f"{prefix}{key}"
 
 
-def _nest(dotted: str, value: Any) -> dict:
+def _parts(schema: Mapping, dotted: str) -> list[str]:
+    """The keys of ``dotted``: once it reaches an open section (``spark.conf``), the rest is one key, so
+    ``spark.conf.spark.sql.ansi.enabled`` sets Spark's ``spark.sql.ansi.enabled``."""
+    parts = dotted.split(".")
+    node: Any = schema
+    for i, part in enumerate(parts):
+        if i and isinstance(node, Mapping) and _is_open(node):
+            return parts[:i] + [".".join(parts[i:])]
+        node = node.get(part) if isinstance(node, Mapping) else None
+    return parts
+
+
+def _nest(schema: Mapping, dotted: str, value: Any) -> dict:
     out: dict = {}
     node = out
-    parts = dotted.split(".")
+    parts = _parts(schema, dotted)
     for part in parts[:-1]:
         node = node.setdefault(part, {})
     node[parts[-1]] = value
@@ -118,7 +132,7 @@ def _nest(dotted: str, value: Any) -> dict:
 
 
 def _read_yaml(path: Path) -> dict:
-    from inlife.yamlschema import read_mapping   # it imports inlife.errors only: no cycle
+    from inlife.yamlschema import read_mapping
 
     return read_mapping(path, "configuration file", _Loader)
 
@@ -195,7 +209,7 @@ class Config:
         base = _read_yaml(self.conf_dir / "base.yaml")
         data = copy.deepcopy(self._data)
         for key, value in overrides.items():
-            _merge(base, data, _nest(key, value), f"override {key}={value!r}")
+            _merge(base, data, _nest(base, key, value), f"override {key}={value!r}")
         return Config(data, self.env, self.conf_dir, self.project_root)
 
     def __repr__(self) -> str:
@@ -220,6 +234,9 @@ def load_config(env: str | None = None, overrides: Iterable[str] | None = None,
     schema = _read_yaml(base_file)
     data = copy.deepcopy(schema)
 
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", env):
+        raise ConfigError(f"environment {env!r}: an environment is the name of a file in {conf_dir} "
+                          f"(have: {', '.join(available_envs(conf_dir, schema))}), not a path")
     overlay_file = conf_dir / f"{env}.yaml"
     if overlay_file.exists():
         _merge(schema, data, _read_yaml(overlay_file), str(overlay_file))
@@ -231,10 +248,10 @@ def load_config(env: str | None = None, overrides: Iterable[str] | None = None,
         if not name.startswith(ENV_PREFIX) or "__" not in name:
             continue  # INLIFE_ENV, INLIFE_CONF_DIR are not config keys
         dotted = name[len(ENV_PREFIX):].lower().replace("__", ".")
-        _merge(schema, data, _nest(dotted, _scalar(environ[name])), f"environment variable {name}")
+        _merge(schema, data, _nest(schema, dotted, _scalar(environ[name])), f"environment variable {name}")
 
     for key, value in parse_set(overrides or ()):
-        _merge(schema, data, _nest(key, value), f"--set {key}={value!r}")
+        _merge(schema, data, _nest(schema, key, value), f"--set {key}={value!r}")
 
     missing = list(_missing(data))
     if missing:

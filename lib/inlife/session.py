@@ -17,6 +17,7 @@ from pathlib import Path
 from pyspark import StorageLevel
 
 from inlife.config import Config, resolve_path
+from inlife.errors import ConfigError
 
 LOG4J2 = Path(__file__).with_name("log4j2.properties")
 # Whole-stage code generation emits methods of up to 64 KB (spark.sql.codegen.hugeMethodLimit), but the
@@ -121,6 +122,9 @@ def _delta_spark_settings(conf: Config) -> dict[str, str]:
     if jars:
         settings["spark.jars"] = ",".join(jars)
     elif lake["maven_repository"]:
+        if not str(lake["maven_repository"]).startswith(("https://", "file:")):
+            raise ConfigError(f"lake.maven_repository {lake['maven_repository']!r}: the Delta Lake jars are code run "
+                              f"by every executor: fetch them over https:// (or from a file: folder)")
         settings["spark.jars.packages"] = delta_package(conf)
         settings["spark.jars.repositories"] = lake["maven_repository"]
     else:

@@ -51,15 +51,40 @@ def in_order(start: Any, end: Any, start_key: str, end_key: str) -> None:
         raise ValueError(f"'{end_key}' {end} is before '{start_key}' {start}")
 
 
-def read_mapping(path: Path, what: str = "file", loader: type = yaml.SafeLoader) -> dict[str, Any]:
-    """The YAML mapping in ``path``; ConfigError naming the file when it is missing, not YAML, or not a
-    mapping at the top. ``loader``: a SafeLoader with tags of its own (config's ``!open``)."""
+# Every YAML file inlife reads is written by hand (config, rules, matrices, campaigns): none needs more than
+# this, and a bound keeps a pasted export from stalling the parser.
+MAX_YAML_BYTES = 1 << 20
+
+
+class Loader(yaml.SafeLoader):
+    """A SafeLoader without anchors and aliases: a few lines of nested aliases expand to billions of nodes
+    (the 'billion laughs'), and nothing inlife reads needs them."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, f"an alias (*{event.anchor}) is not allowed here: "
+                                              f"write the value out", event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def read_mapping(path: Path, what: str = "file", loader: type = Loader) -> dict[str, Any]:
+    """The YAML mapping in ``path``; ConfigError naming the file when it is missing, too large, not UTF-8,
+    not YAML (aliases refused: ``Loader``), or not a mapping at the top. ``loader``: a ``Loader`` with tags of
+    its own (config's ``!open``)."""
     try:
-        data = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=loader)
+        raw = Path(path).read_bytes()
+        if len(raw) > MAX_YAML_BYTES:
+            raise ConfigError(f"{path}: the {what} is {len(raw):,} bytes, more than the {MAX_YAML_BYTES:,} a "
+                              f"hand-written file needs")
+        data = yaml.load(raw.decode("utf-8"), Loader=loader)
     except FileNotFoundError:
         raise ConfigError(f"{path}: the {what} does not exist") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the {what}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: the {what} is not UTF-8 (byte {exc.start}: {raw[exc.start:exc.start + 4]!r}); "
+                          f"save it as UTF-8") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if data is None:

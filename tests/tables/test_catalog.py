@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -54,35 +53,17 @@ def test_no_catalog_without_delta_spark(spark, conf):
     assert not spark.catalog.tableExists("smoke.unlisted")
 
 
-QUERY = textwrap.dedent("""
-    import sys
-    from inlife.config import load_config
-    from inlife.session import build_session
-    conf = load_config("test", overrides=sys.argv[1:])
-    spark = build_session(conf)
-    print("catalog:", spark.conf.get("spark.sql.catalogImplementation"))
-    for r in spark.sql("select month, tag, count(*) as n from smoke.events group by month, tag order by month").collect():
-        print("row:", r["month"], r["tag"], r["n"])
-""")
-
-
 @pytest.mark.slow
 def test_the_metastore_keeps_tables_for_the_next_process(tmp_path):
-    """A job registers its table in the project's embedded metastore; other processes (a notebook, a later
-    job, spark-sql) query it by name."""
+    """A job registers its table in the project's embedded metastore; another process, Spark's SQL shell
+    through spark-sql.sh, queries it by name."""
     sets = [f"lake.root={tmp_path / 'lake'}", f"lake.metastore_dir={tmp_path / 'metastore'}", "lake.catalog=true"]
     env = dict(os.environ, INLIFE_CONF_DIR=str(ROOT / "conf"))
     job = subprocess.run([sys.executable, "-m", "inlife.cli", "smoke", "--env", "test", "--rows", "10",
                           *[a for s in sets for a in ("--set", s)]],
                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert job.returncode == 0, job.stderr[-3000:]
-    query = subprocess.run([sys.executable, "-c", QUERY, *sets], env=env, cwd=ROOT, capture_output=True,
-                           text=True, timeout=300)
-    assert query.returncode == 0, query.stderr[-3000:]
-    lines = [line for line in query.stdout.splitlines() if line.startswith(("catalog:", "row:"))]
-    assert lines == ["catalog: hive", "row: 2024-01 first 10", "row: 2024-02 second 10", "row: 2024-03 first 10"]
     assert (tmp_path / "metastore" / "derby").is_dir()
-    # and Spark's SQL shell, through spark-sql.sh
     shell = subprocess.run([str(ROOT / "spark-sql.sh"), "--env", "test", *[a for s in sets for a in ("--set", s)],
                             "-e", "select month, tag, count(*) from smoke.events group by month, tag order by month"],
                            env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)

@@ -108,6 +108,10 @@ class Tables:
         """Delete data files no version within the retention references (and abandoned staging files)."""
         self._require(name)
         hours = self.conf.get("lake.vacuum_retention_hours") if retention_hours is None else retention_hours
+        floor = float(self.conf.get("lake.vacuum_floor_hours"))
+        if hours < max(floor, 0):
+            raise TableError(f"vacuum {name}: a retention of {hours:g} hours is below lake.vacuum_floor_hours "
+                             f"({max(floor, 0):g}): files a running job still reads would be deleted under it")
         return self.engine.vacuum(self.location(name), hours)
 
     def restore(self, name: str, version: int) -> int:
