@@ -132,3 +132,19 @@ def test_a_new_model_spec_gives_the_rules_its_columns(tmp_path):
                    "value_score": "number", "value_tier": "string", "value_current": "number",
                    "value_loyalty": "number", "value_influence": "number"}
     assert "port_out_risk_score" not in KINDS
+
+
+@pytest.mark.parametrize("text, never", [
+    ("bundle_end_date < '2024-06-30'", None),                                    # a documented form
+    ("bundle_end_date < '2024-06-30' and bundle_end_date > '2024-01-01'", None),
+    ("bundle_end_date < '2024-01-01' and bundle_end_date >= '2024-06-30'", "bundle_end_date"),
+    ("arpu > 5 and arpu < 3", "arpu"),
+    ("arpu >= 5 and arpu <= 5 and arpu = 5", None),
+    ("arpu > 5 and arpu in (1, 2)", "arpu"),
+    ("top_ld_province in ('安徽', '浙江') and top_ld_province != '安徽' and top_ld_province != '浙江'",
+     "top_ld_province"),
+])
+def test_lint_finds_contradictions_on_dates_and_numbers_without_failing(text, never):
+    from inlife.rules.lint import conjuncts, contradiction
+
+    assert contradiction(conjuncts(parse(text, KINDS))) == never

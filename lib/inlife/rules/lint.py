@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import html
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,10 +49,14 @@ class LintReport:
 
 # -- interval analysis of conjunctions ------------------------------------------------------------------------
 class Domain:
-    """What a conjunction allows for one column: a numeric interval and/or a set of allowed values."""
+    """What a conjunction allows for one column: an interval (numbers, or strings such as ISO dates) and/or a
+    set of allowed values. Bounds of types that do not compare (a number and a string) say nothing."""
 
     def __init__(self):
-        self.lo, self.lo_open, self.hi, self.hi_open = -math.inf, False, math.inf, False
+        self.lo: Any = None                 # None: unbounded
+        self.hi: Any = None
+        self.lo_open = self.hi_open = False
+        self.mixed = False                  # bounds of types that do not compare: no interval analysis
         self.allowed: set | None = None
         self.excluded: set = set()
 
@@ -63,27 +66,44 @@ class Domain:
         elif op in ("!=", "<>"):
             self.excluded.add(v)
         elif op in ("<", "<="):
-            if v < self.hi or (v == self.hi and op == "<"):
-                self.hi, self.hi_open = v, op == "<"
+            self._bound("hi", v, op == "<")
         elif op in (">", ">="):
-            if v > self.lo or (v == self.lo and op == ">"):
-                self.lo, self.lo_open = v, op == ">"
+            self._bound("lo", v, op == ">")
+
+    def _bound(self, side: str, v: Any, is_open: bool) -> None:
+        current = getattr(self, side)
+        if current is not None and not comparable(current, v):
+            self.mixed = True
+        elif current is None or (v < current if side == "hi" else v > current) or (v == current and is_open):
+            setattr(self, side, v)
+            setattr(self, f"{side}_open", is_open)
 
     def allow(self, values: set) -> None:
         self.allowed = set(values) if self.allowed is None else self.allowed & set(values)
 
     def empty(self) -> bool:
-        if self.lo > self.hi or (self.lo == self.hi and (self.lo_open or self.hi_open)):
+        lo, hi = self.lo, self.hi
+        if not self.mixed and lo is not None and hi is not None and comparable(lo, hi) \
+                and (lo > hi or (lo == hi and (self.lo_open or self.hi_open))):
             return True
         if self.allowed is not None:
-            left = {v for v in self.allowed if v not in self.excluded and self._in_range(v)}
-            return not left
+            return not {v for v in self.allowed if v not in self.excluded and self._in_range(v)}
         return False
 
-    def _in_range(self, v) -> bool:
-        if not isinstance(v, (int, float)) or isinstance(v, bool):
-            return self.lo == -math.inf and self.hi == math.inf
-        return (self.lo < v or (self.lo == v and not self.lo_open)) and (v < self.hi or (v == self.hi and not self.hi_open))
+    def _in_range(self, v: Any) -> bool:
+        """Whether ``v`` may lie within the bounds (True when it cannot be compared with them)."""
+        if self.mixed:
+            return True
+        lo, hi = self.lo, self.hi
+        below = lo is not None and comparable(lo, v) and (v < lo or (v == lo and self.lo_open))
+        above = hi is not None and comparable(hi, v) and (v > hi or (v == hi and self.hi_open))
+        return not (below or above)
+
+
+def comparable(a: Any, b: Any) -> bool:
+    def number(x: Any) -> bool:
+        return isinstance(x, int | float) and not isinstance(x, bool)
+    return (number(a) and number(b)) or (isinstance(a, str) and isinstance(b, str))
 
 
 FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "==": "==", "!=": "!=", "<>": "<>"}
