@@ -185,3 +185,27 @@ def test_a_bad_do_not_disturb_line_names_the_file_and_line(spark, conf, tmp_path
         read_dnd(spark, conf, cfg)
     (landing / "do_not_disturb.csv").write_text("subscriber_id,channel,reason\n5,sms,asked\n7,all,\n", encoding="utf-8")
     assert sorted(map(tuple, read_dnd(spark, conf, cfg).collect())) == [(5, "sms", "asked"), (7, "all", "")]
+
+
+def test_csv_exports_are_rfc_4180_and_spreadsheet_safe(spark, tmp_path):
+    """Quotes doubled, fields with a comma, quote or line break quoted, CRLF (a line break within a field
+    too); text that a spreadsheet would run as a formula goes out behind an apostrophe; the manifest counts
+    records, not lines."""
+    from inlife.marketing import exports
+
+    frame = spark.createDataFrame([
+        ("c1", "13800000001", 'Say "hi", friend', "09-12"),
+        ("c2", "13800000002", '=HYPERLINK("http://x")', "09-12"),
+        ("c3", "13800000003", "line one\nline two", "-1"),
+        ("c4", "13800000004", "@SUM(A1)", "+1"),
+    ], "contact_id string, msisdn string, text string, contact_window string")
+    out = exports.write_channel(frame, tmp_path, "sms", "b1", {})
+    path = tmp_path / "sms" / "b1" / "sms_batch.csv"
+    assert path.read_bytes().decode("utf-8") == (
+        'contact_id,msisdn,text,contact_window\r\n'
+        'c1,13800000001,"Say ""hi"", friend",09-12\r\n'
+        'c2,13800000002,"\'=HYPERLINK(""http://x"")",09-12\r\n'
+        'c3,13800000003,"line one\r\nline two",\'-1\r\n'
+        "c4,13800000004,'@SUM(A1),'+1\r\n")
+    assert out["rows"] == 4
+    assert exports.verify(tmp_path / "sms" / "b1")["rows"] == 4

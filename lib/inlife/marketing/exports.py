@@ -13,6 +13,7 @@ part and moved; checksums are computed from the final file. The exports root is 
 """
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import shutil
@@ -20,8 +21,9 @@ import uuid
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 FILES = {"outbound_call": ("call_list.csv", "csv"), "sms": ("sms_batch.csv", "csv"),
          "front_desk": ("lookup.jsonl", "json"), "customer_manager": ("work_orders.csv", "csv")}
@@ -78,23 +80,54 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection): such text goes out
+# behind an apostrophe, which spreadsheets show as text and strip.
+FORMULA_START = "^[=+\\-@\t\r]"
+
+
+def neutralized(text: Column) -> Column:
+    return F.when(text.rlike(FORMULA_START), F.concat(F.lit("'"), text)).otherwise(text)
+
+
+def spreadsheet_safe(df: DataFrame) -> DataFrame:
+    """Every text column of ``df`` with formula starts neutralized (numbers stay numbers)."""
+    return df.select(*[neutralized(F.col(f.name)).alias(f.name) if isinstance(f.dataType, T.StringType)
+                       else F.col(f.name) for f in df.schema.fields])
+
+
 def _write_one(df: DataFrame, fmt: str, target: Path) -> int:
-    """Write ``df`` as exactly one file at ``target``; returns the data rows."""
+    """Write ``df`` as exactly one file at ``target`` (CSV as RFC 4180: CRLF, fields holding a comma, quote
+    or line break quoted, quotes doubled); returns its rows, counted from the frame (a quoted field may
+    hold a line break, so lines are not rows)."""
     tmp = target.parent / f"_spark_{uuid.uuid4().hex}"
-    writer = df.coalesce(1).write.mode("overwrite")
     if fmt == "csv":
-        writer.option("header", True).option("encoding", "UTF-8").option("emptyValue", "").csv(str(tmp))
-    else:
-        writer.option("ignoreNullFields", False).json(str(tmp))
+        df = spreadsheet_safe(df)
+    df = df.coalesce(1).cache()
+    try:
+        rows = df.count()
+        writer = df.write.mode("overwrite")
+        if fmt == "csv":
+            writer.option("header", True).option("encoding", "UTF-8").option("emptyValue", "") \
+                .option("quote", '"').option("escape", '"').option("lineSep", "\r\n").csv(str(tmp))
+        else:
+            writer.option("ignoreNullFields", False).json(str(tmp))
+    finally:
+        df.unpersist()
     parts = sorted(p for p in tmp.iterdir() if p.name.startswith("part-"))
     if parts:
         shutil.move(str(parts[0]), target)
     else:  # Spark writes no part for an empty frame: an empty file (with the header for CSV)
-        target.write_text((",".join(df.columns) + "\n") if fmt == "csv" else "", encoding="utf-8")
+        target.write_bytes((",".join(df.columns) + "\r\n").encode() if fmt == "csv" else b"")
     shutil.rmtree(tmp, ignore_errors=True)
-    with target.open("rb") as f:
-        lines = sum(1 for _ in f)
-    return lines - 1 if fmt == "csv" else lines
+    return rows
+
+
+def count_rows(path: Path, fmt: str) -> int:
+    """Data rows of an export file as its reader sees them (CSV records, not lines)."""
+    with path.open(encoding="utf-8", newline="") as f:
+        if fmt == "csv":
+            return sum(1 for _ in csv.reader(f)) - 1
+        return sum(1 for _ in f)
 
 
 def write_channel(frame: DataFrame, root: Path, channel: str, batch: str, meta: dict) -> dict:
@@ -154,9 +187,7 @@ def verify(folder: Path) -> dict:
     path = folder / manifest["file"]
     if _sha256(path) != manifest["sha256"]:
         raise ValueError(f"{path}: checksum differs from {folder / '_manifest.json'}")
-    with path.open("rb") as f:
-        lines = sum(1 for _ in f)
-    rows = lines - 1 if manifest["format"] == "csv" else lines
+    rows = count_rows(path, manifest["format"])
     if rows != manifest["rows"]:
         raise ValueError(f"{path}: {rows} rows, the manifest says {manifest['rows']}")
     return manifest
