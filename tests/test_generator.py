@@ -67,6 +67,18 @@ def test_layout_every_source_and_batch(gen, base_conf):
     assert not list(landing.glob("_tmp*"))
 
 
+def test_an_opt_out_list_for_about_one_subscriber_in_a_hundred(gen):
+    """The CRM's do-not-disturb list comes with the extracts (targets are not issued without one)."""
+    from inlife.marketing.targeting import campaign_config, read_opt_outs
+
+    landing, _, conf = gen
+    got = read_opt_outs(conf, campaign_config(conf))
+    ids = {int(f) for f in (line.split(",")[0] for line in _lines(landing / "subscribers")) if f.isdigit()}
+    assert [r[0] for r in got.rows] == sorted({r[0] for r in got.rows})
+    assert {r[0] for r in got.rows} <= ids and {r[1] for r in got.rows} <= {"outbound_call", "sms", "all"}
+    assert 0.002 * len(ids) <= len(got.rows) <= 0.03 * len(ids)
+
+
 def test_chinese_text_and_codes(gen):
     landing, _, _ = gen
     subs = _lines(landing / "subscribers" / "2024-02-01")

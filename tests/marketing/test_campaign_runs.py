@@ -41,6 +41,8 @@ def lake(spark, base_conf, tmp_path_factory):
         "lake.root": str(tmp / "lake"), "landing.root": str(tmp / "landing"), "truth.root": str(tmp / "truth"),
         "quality.data_docs_dir": str(tmp / "docs"), "campaigns.exports_root": str(tmp / "exports"),
         "campaigns.file": str(cfile)})
+    (tmp / "landing").mkdir()
+    (tmp / "landing" / "do_not_disturb.csv").write_text("subscriber_id,channel,reason\n", encoding="utf-8")
     tables = Tables(spark, conf)
     rows = [dict(PROFILE) for _ in range(N)]
     state = state_frame(spark, rows, MONTH).cache()

@@ -3,6 +3,9 @@
 Each test builds subscribers with their recommendations by hand and checks every row of the result."""
 from __future__ import annotations
 
+import dataclasses
+import re
+
 import datetime as dt
 import json
 from pathlib import Path
@@ -172,19 +175,31 @@ def test_exports_match_their_manifests(spark, tmp_path):
         exports.verify(root / "sms/2024-03")
 
 
-def test_a_bad_do_not_disturb_line_names_the_file_and_line(spark, conf, tmp_path):
-    from inlife.marketing.targeting import campaign_config, read_dnd
+def test_the_opt_out_list_fails_closed_and_names_file_and_line(conf):
+    """No list: no targets (the error names the file); a header-only list: nobody opted out; a bad line is
+    named; a list saved by Excel (byte-order mark) reads as any other; its rows and checksum are recorded."""
+    import hashlib
+
+    from inlife.marketing.targeting import campaign_config, read_opt_outs
 
     cfg = campaign_config(conf)
     landing = Path(conf.path("landing.root"))
     landing.mkdir(parents=True, exist_ok=True)
-    assert read_dnd(spark, conf, cfg).count() == 0                  # no file: nobody opted out
-    (landing / "do_not_disturb.csv").write_text("subscriber_id,channel,reason\n5,sms,asked\n6,fax,asked\n",
-                                                encoding="utf-8")
+    path = landing / "do_not_disturb.csv"
+    with pytest.raises(CampaignError, match=rf"{re.escape(str(path))}: the opt-out list .* is missing: no target"):
+        read_opt_outs(conf, cfg)
+    path.write_text("subscriber_id,channel,reason\n", encoding="utf-8")
+    assert read_opt_outs(conf, cfg).manifest()["rows"] == 0
+    path.write_text("subscriber_id,channel,reason\n5,sms,asked\n6,fax,asked\n", encoding="utf-8")
     with pytest.raises(CampaignError, match=r"do_not_disturb.csv, line 3: .*got '6,fax,asked'"):
-        read_dnd(spark, conf, cfg)
-    (landing / "do_not_disturb.csv").write_text("subscriber_id,channel,reason\n5,sms,asked\n7,all,\n", encoding="utf-8")
-    assert sorted(map(tuple, read_dnd(spark, conf, cfg).collect())) == [(5, "sms", "asked"), (7, "all", "")]
+        read_opt_outs(conf, cfg)
+    data = "subscriber_id,channel,reason\r\n5,sms,asked\r\n7,all,\r\n".encode("utf-8-sig")
+    path.write_bytes(data)
+    got = read_opt_outs(conf, cfg)
+    assert (got.rows, got.manifest()) == ([(5, "sms", "asked"), (7, "all", "")], {
+        "file": "do_not_disturb.csv", "rows": 2, "sha256": hashlib.sha256(data).hexdigest()})
+    with pytest.raises(CampaignError, match=r"campaigns.yaml: policy.do_not_disturb_file names no opt-out list"):
+        read_opt_outs(conf, dataclasses.replace(cfg, policy=dataclasses.replace(cfg.policy, do_not_disturb_file=None)))
 
 
 def test_csv_exports_are_rfc_4180_and_spreadsheet_safe(spark, tmp_path):

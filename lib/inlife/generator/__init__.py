@@ -89,6 +89,8 @@ def generate(spark: SparkSession, conf: Config, p: Params) -> dict:
             add_attributes(p, base).write.mode("overwrite").parquet(str(staging / "population"))
         st_.rows = p.total_ids
     pop = spark.read.parquet(str(staging / "population"))
+    if not p.only:
+        write_opt_outs(conf, p, pop, landing)
 
     prev: DataFrame | None = None
     churned_before: DataFrame | None = None
@@ -140,6 +142,20 @@ def generate(spark: SparkSession, conf: Config, p: Params) -> dict:
     path = manifest.write(landing)
     shutil.rmtree(staging, ignore_errors=True)
     return {"manifest": str(path), **manifest.as_dict()}
+
+
+def write_opt_outs(conf: Config, p: Params, pop: DataFrame, landing: Path) -> None:
+    """The CRM's do-not-disturb list (campaigns' policy.do_not_disturb_file): about one subscriber in a
+    hundred has asked not to be called, texted, or contacted at all."""
+    from inlife.marketing.targeting import campaign_config
+
+    h = F.abs(F.xxhash64("idx", F.lit(p.seed)))
+    asked = pop.where(h % 100 == 0).select("subscriber_id", (F.floor(h / 100) % 3).cast("int").alias("k"))
+    kinds = [("outbound_call", "asked not to be called"), ("sms", "asked for no messages"), ("all", "complaint")]
+    lines = ["subscriber_id,channel,reason"] + [f"{r['subscriber_id']},{kinds[r['k']][0]},{kinds[r['k']][1]}"
+                                                for r in asked.orderBy("subscriber_id").collect()]
+    name = campaign_config(conf).policy.do_not_disturb_file or "do_not_disturb.csv"
+    (landing / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 __all__ = ["Params", "Month", "generate"]

@@ -59,17 +59,40 @@ def campaign_config(conf: Config) -> CampaignConfig:
     return load_campaigns(Path(conf.conf_dir) / conf.get("campaigns.file"), set(catalogue.policies))
 
 
-def read_dnd(spark: SparkSession, conf: Config, cfg: CampaignConfig) -> DataFrame:
-    """The do-not-disturb / opt-out list (CSV subscriber_id,channel,reason under landing.root); a bad line
-    stops the run naming the file and line."""
+@dataclass(frozen=True)
+class OptOuts:
+    """The do-not-disturb / opt-out list as read: its rows, and the file and checksum each export records."""
+    rows: list[tuple[int, str, str]]
+    file: str
+    sha256: str
+
+    def frame(self, spark: SparkSession) -> DataFrame:
+        return spark.createDataFrame(self.rows, DND_SCHEMA)
+
+    def manifest(self) -> dict:
+        return {"file": self.file, "rows": len(self.rows), "sha256": self.sha256}
+
+
+def read_opt_outs(conf: Config, cfg: CampaignConfig) -> OptOuts:
+    """The opt-out list (CSV subscriber_id,channel,reason under landing.root). Consent fails closed: without
+    the file no target is issued (nobody opted out is a header-only file); a bad line stops the run naming
+    the file and line. A byte-order mark (a list saved by Excel) is read past."""
+    import hashlib
+
     name = cfg.policy.do_not_disturb_file
-    path = Path(conf.path("landing.root")) / name if name else None
-    if path is None or not path.exists():
-        return spark.createDataFrame([], DND_SCHEMA)
-    rows, allowed = [], set(cfg.channels) | {"all"}
-    lines = path.read_text(encoding="utf-8").splitlines()
+    if not name:
+        raise CampaignError(f"{cfg.path}: policy.do_not_disturb_file names no opt-out list: targets are not "
+                            f"issued without one (a header-only file says nobody opted out)")
+    path = Path(conf.path("landing.root")) / name
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise CampaignError(f"{path}: the opt-out list (policy.do_not_disturb_file) is missing: no target is "
+                            f"issued without it (a header-only file says nobody opted out)") from None
+    lines = data.decode("utf-8-sig").splitlines()
     if not lines or [h.strip() for h in lines[0].split(",")] != ["subscriber_id", "channel", "reason"]:
         raise CampaignError(f"{path}: the header must be 'subscriber_id,channel,reason'")
+    rows, allowed = [], set(cfg.channels) | {"all"}
     for n, line in enumerate(lines[1:], 2):
         if not line.strip():
             continue
@@ -78,7 +101,7 @@ def read_dnd(spark: SparkSession, conf: Config, cfg: CampaignConfig) -> DataFram
             raise CampaignError(f"{path}, line {n}: expected subscriber_id,channel,reason with channel one of "
                                 f"{', '.join(sorted(allowed))}; got {line!r}")
         rows.append((int(parts[0]), parts[1], parts[2]))
-    return spark.createDataFrame(rows, DND_SCHEMA)
+    return OptOuts(rows, name, hashlib.sha256(data).hexdigest())
 
 
 def _policies_frame(spark: SparkSession, conf: Config) -> DataFrame:
@@ -132,7 +155,8 @@ def run_batch(spark: SparkSession, conf: Config, base: DataFrame, kinds_state: D
         print(f"[targets] {batch}: no {batch_kind} campaign runs in {first}..{last}", flush=True)
         return result
     history = tables.read(CONTACT_HISTORY) if tables.exists(CONTACT_HISTORY) else None
-    targets = build_targets(base, campaigns, expressions, _policies_frame(spark, conf), read_dnd(spark, conf, cfg),
+    opt_outs = read_opt_outs(conf, cfg)
+    targets = build_targets(base, campaigns, expressions, _policies_frame(spark, conf), opt_outs.frame(spark),
                             history, cfg.policy, batch=batch, batch_kind=batch_kind, month=month,
                             contact_date=contact_date, capacity_days=capacity_days)
     targets = targets.persist()          # both tables come from the same rows: compute them once
@@ -154,7 +178,8 @@ def run_batch(spark: SparkSession, conf: Config, base: DataFrame, kinds_state: D
         with stage(f"exports {batch}", conf) as st:
             result.exports = exports.export_batch(
                 written, tables.read(CONTACT_HISTORY), Path(conf.path("campaigns.exports_root")), batch, channels,
-                contact_date, {"targets_version": tables.version(TARGETS), "campaigns": [c.id for c in campaigns]},
+                contact_date, {"targets_version": tables.version(TARGETS), "campaigns": [c.id for c in campaigns],
+                               "do_not_disturb": opt_outs.manifest()},
                 int(conf.get("campaigns.desk_contacts_days")))
             st.rows = sum(e["rows"] for e in result.exports)
     return result
