@@ -8,7 +8,7 @@ import yaml
 
 from inlife.config import load_config
 from inlife.errors import ConfigError
-from inlife.tables.catalogue import VOICE_CDR
+from inlife.tables.catalogue import BILLING, VOICE_CDR
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -84,9 +84,9 @@ def test_bad_environment_variable_and_set_are_named(conf_dir):
 
 def test_open_sections_take_free_keys_and_merge(conf_dir):
     write(conf_dir / "local.yaml", {"lake": {"locations": {VOICE_CDR: "/data/cdr"}}})
-    conf = load_config("local", ["lake.locations.raw.billing=/data/bill"], conf_dir, environ={})
+    conf = load_config("local", [f"lake.locations.{BILLING}=/data/bill"], conf_dir, environ={})
     # below an open section the rest of a dotted key is one key; the overlay's entry survives the --set
-    assert conf.get("lake.locations") == {VOICE_CDR: "/data/cdr", "raw.billing": "/data/bill"}
+    assert conf.get("lake.locations") == {VOICE_CDR: "/data/cdr", BILLING: "/data/bill"}
 
 
 def test_a_dotted_spark_setting_reaches_spark_conf_whole(conf_dir):
