@@ -148,3 +148,24 @@ def test_lint_finds_contradictions_on_dates_and_numbers_without_failing(text, ne
     from inlife.rules.lint import conjuncts, contradiction
 
     assert contradiction(conjuncts(parse(text, KINDS))) == never
+
+
+@pytest.mark.parametrize("text, message", [
+    ("s = '" + "x" * 10_000_000 + "'", r"the condition is 10,000,006 characters long, more than 4,000"),
+    (" and ".join(["arpu > 1"] * 150), r"the condition has 599 terms, more than 400: split it into tags \(at character 1300\)"),
+    (" or ".join(["arpu > 1"] * 600)[:3990], r"the condition has [\d,]+ terms, more than 400"),
+    ("(" * 100 + "arpu > 1" + ")" * 100, r"nests more than 32 levels \(at character 32\)"),
+    ("not " * 100 + "arpu > 1", r"nests more than 32 levels \(at character 128\)"),
+    ("arpu > " + "9" * 5000, r"the condition is 5,007 characters long"),
+    ("arpu > 1234567890123456789", r"a number of more than 18 digits \(at character 7\)"),
+])
+def test_conditions_beyond_the_bounds_are_refused_before_parsing(text, message):
+    with pytest.raises(RuleError, match=message) as err:
+        parse(text, KINDS, where="tags.yaml", rule="T1")
+    assert str(err.value).startswith("tags.yaml: rule T1: ")
+
+
+def test_conditions_within_the_bounds_parse():
+    assert parse(" and ".join(["arpu > 1"] * 100), KINDS).type == "boolean"
+    assert parse("(" * 30 + "arpu > -1" + ")" * 30, KINDS).type == "boolean"
+    assert parse("arpu - -1 > 123456789012345678", KINDS).type == "boolean"

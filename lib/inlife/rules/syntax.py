@@ -38,6 +38,50 @@ FORBIDDEN_KEYWORDS = {"select", "from", "where", "join", "union", "exists", "wit
 COMPARISONS = {"=", "==", "!=", "<>", "<", "<=", ">", ">="}
 
 
+# Bounds on one condition, checked before it is parsed: a planner's condition is a line or two, and without
+# them a pasted 10 MB literal, thousands of nested parentheses or `not`s, or hundreds of ORs stall the
+# parser, exhaust Python's recursion or, in Spark, the JVM's stack.
+MAX_CHARS = 4000
+MAX_TOKENS = 400
+MAX_NESTING = 32          # open parentheses plus prefix operators (not, unary minus) in a row
+MAX_DIGITS = 18           # a number's digits: every integer fits a long
+
+
+def check_bounds(text: str, tokens: list[Token] | None = None) -> None:
+    """RuleError when ``text`` (or its ``tokens``) is beyond the bounds above, naming the position."""
+    if tokens is None:
+        if len(text) > MAX_CHARS:
+            raise RuleError(f"the condition is {len(text):,} characters long, more than {MAX_CHARS:,}: split it "
+                            f"into tags", part=text[:40])
+        return
+    if len(tokens) > MAX_TOKENS:
+        t = tokens[MAX_TOKENS]
+        raise RuleError(f"the condition has {len(tokens) - 1:,} terms, more than {MAX_TOKENS}: split it into tags "
+                        f"(at character {t.pos})", part=text[t.pos:t.pos + 30])
+    depth, prefix = 0, 0
+    for t in tokens:
+        if t.kind == "num" and len(re.sub(r"[^0-9]", "", t.value.split("e")[0].split("E")[0])) > MAX_DIGITS:
+            raise RuleError(f"a number of more than {MAX_DIGITS} digits (at character {t.pos})",
+                            part=t.value[:30])
+        opens = t.value == "(" and t.kind == "op"
+        depth += 1 if opens else -1 if (t.value == ")" and t.kind == "op") else 0
+        prefix = prefix + 1 if (t.kind == "kw" and t.value == "not") or (t.kind == "op" and t.value in "-+" and
+                                                                       not _operand_before(tokens, t)) else 0
+        if depth + prefix > MAX_NESTING:
+            raise RuleError(f"the condition nests more than {MAX_NESTING} levels (at character {t.pos})",
+                            part=text[t.pos:t.pos + 30])
+
+
+def _operand_before(tokens: list[Token], t: Token) -> bool:
+    """Whether ``t`` (a + or -) follows an operand, so it is binary."""
+    k = tokens.index(t)
+    if k == 0:
+        return False
+    before = tokens[k - 1]
+    return before.kind in ("num", "str", "param", "name") or (before.kind == "op" and before.value == ")") \
+        or (before.kind == "kw" and before.value in ("null", "true", "false"))
+
+
 @dataclass
 class Token:
     kind: str      # num, str, param, name, op, kw, end
@@ -46,6 +90,7 @@ class Token:
 
 
 def tokenize(text: str) -> list[Token]:
+    check_bounds(text)
     out, pos = [], 0
     while pos < len(text):
         if text.startswith("--", pos) or text.startswith("/*", pos):
@@ -71,6 +116,7 @@ def tokenize(text: str) -> list[Token]:
             out.append(Token(kind, value, pos))
         pos = m.end()
     out.append(Token("end", "", len(text)))
+    check_bounds(text, out)
     return out
 
 
