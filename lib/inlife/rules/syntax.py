@@ -59,25 +59,23 @@ def check_bounds(text: str, tokens: list[Token] | None = None) -> None:
         raise RuleError(f"the condition has {len(tokens) - 1:,} terms, more than {MAX_TOKENS}: split it into tags "
                         f"(at character {t.pos})", part=text[t.pos:t.pos + 30])
     depth, prefix = 0, 0
-    for t in tokens:
+    for k, t in enumerate(tokens):
         if t.kind == "num" and len(re.sub(r"[^0-9]", "", t.value.split("e")[0].split("E")[0])) > MAX_DIGITS:
             raise RuleError(f"a number of more than {MAX_DIGITS} digits (at character {t.pos})",
                             part=t.value[:30])
         opens = t.value == "(" and t.kind == "op"
         depth += 1 if opens else -1 if (t.value == ")" and t.kind == "op") else 0
         prefix = prefix + 1 if (t.kind == "kw" and t.value == "not") or (t.kind == "op" and t.value in "-+" and
-                                                                       not _operand_before(tokens, t)) else 0
+                                                                       not _operand_before(tokens[k - 1] if k else None)) else 0
         if depth + prefix > MAX_NESTING:
             raise RuleError(f"the condition nests more than {MAX_NESTING} levels (at character {t.pos})",
                             part=text[t.pos:t.pos + 30])
 
 
-def _operand_before(tokens: list[Token], t: Token) -> bool:
-    """Whether ``t`` (a + or -) follows an operand, so it is binary."""
-    k = tokens.index(t)
-    if k == 0:
+def _operand_before(before: Token | None) -> bool:
+    """Whether a + or - after ``before`` is binary (it follows an operand)."""
+    if before is None:
         return False
-    before = tokens[k - 1]
     return before.kind in ("num", "str", "param", "name") or (before.kind == "op" and before.value == ")") \
         or (before.kind == "kw" and before.value in ("null", "true", "false"))
 
