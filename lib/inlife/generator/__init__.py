@@ -149,12 +149,14 @@ def write_opt_outs(conf: Config, p: Params, pop: DataFrame, landing: Path) -> No
     hundred has asked not to be called, texted, or contacted at all."""
     from inlife.marketing.targeting import campaign_config
 
+    name = campaign_config(conf).policy.do_not_disturb_file
+    if not name:
+        return                  # the campaigns name no list: targeting says so when it runs
     h = F.abs(F.xxhash64("idx", F.lit(p.seed)))
     asked = pop.where(h % 100 == 0).select("subscriber_id", (F.floor(h / 100) % 3).cast("int").alias("k"))
     kinds = [("outbound_call", "asked not to be called"), ("sms", "asked for no messages"), ("all", "complaint")]
     lines = ["subscriber_id,channel,reason"] + [f"{r['subscriber_id']},{kinds[r['k']][0]},{kinds[r['k']][1]}"
                                                 for r in asked.orderBy("subscriber_id").collect()]
-    name = campaign_config(conf).policy.do_not_disturb_file or "do_not_disturb.csv"
     (landing / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
