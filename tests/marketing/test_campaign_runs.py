@@ -107,7 +107,9 @@ def test_nightly_run_gives_a_work_order_to_the_subscriber_whose_balance_dropped(
                 for i in (7, 8, 9) for d in ("2024-04-01", "2024-04-02")]
     balances += [{"subscriber_id": 7, "balance_date": day, "balance": 0.5},       # dropped tonight
                  {"subscriber_id": 8, "balance_date": day, "balance": 48.0},
-                 {"subscriber_id": 9, "balance_date": "2024-04-04", "balance": 0.1}]  # tomorrow: not seen yet
+                 {"subscriber_id": 9, "balance_date": "2024-04-04", "balance": 0.1},  # tomorrow: not seen yet
+                 # tonight's balance, but it arrives in tomorrow's batch: the night does not read it
+                 {"subscriber_id": 9, "balance_date": day, "balance": 0.3, "batch_date": "2024-04-04"}]
     tables.overwrite(BALANCES, raw_frame(spark, "balances", balances, day), partition_by=["batch_date"])
     tables.overwrite(RECHARGES, raw_frame(spark, "recharges", [], day), partition_by=["batch_date"])
     tables.overwrite(raw("service_contacts"), raw_frame(spark, "service_contacts", [], day), partition_by=["batch_date"])

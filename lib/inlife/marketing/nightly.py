@@ -12,7 +12,10 @@ replaces those factors with their values as of day D, computed from the raw tabl
   (campaigns.nightly.complaint_days)
 - bundle_months_left, bundle_ends_within_2m, days_since_activation -> counted from D
 
-Everything else keeps the month's value. Pure: raw frames in, state out; nothing after D is read.
+Everything else keeps the month's value. Pure: raw frames in, state out; nothing after D is read. The raw
+frames are cut by their partition column too (``batches``): an event never lands in a batch dated before it
+(ingestion quarantines those as future_timestamp), so the batches from the window's first day to D hold every
+row the window needs, and the night reads those days' files, not the raw tables' whole history.
 """
 from __future__ import annotations
 
@@ -29,20 +32,30 @@ FAST_FACTORS = ["month_end_balance", "min_balance", "low_balance_days", "balance
                 "complained_unresolved", "bundle_months_left", "bundle_ends_within_2m", "days_since_activation"]
 
 
+def batches(raw: DataFrame, first: date, last: date) -> DataFrame:
+    """The rows of raw batches dated ``first`` to ``last`` (a partition filter: the other files are not read)."""
+    return raw.where(F.col("batch_date").between(F.lit(first.isoformat()).cast("date"),
+                                                 F.lit(last.isoformat()).cast("date")))
+
+
 def refresh_fast_factors(state: DataFrame, balances: DataFrame, recharges: DataFrame, contacts: DataFrame,
                          day: date, limits: Mapping) -> DataFrame:
     """``limits``: intermediate.low_balance plus campaigns.nightly (complaint_days, recharge_lookback_days)."""
     low_balance, complaint_days = float(limits["low_balance"]), int(limits["complaint_days"])
     d = F.lit(day.isoformat()).cast("date")
     first = day.replace(day=1)
+    rec_first = first - timedelta(days=int(limits["recharge_lookback_days"]))
+    since_day = day - timedelta(days=complaint_days - 1)
+    balances, recharges = batches(balances, first, day), batches(recharges, rec_first, day)
+    contacts = batches(contacts, since_day, day)
     bal = (balances.where((F.col("balance_date") >= F.lit(first.isoformat()).cast("date")) & (F.col("balance_date") <= d))
            .groupBy("subscriber_id")
            .agg(F.max_by("balance", "balance_date").alias("_bal"), F.min("balance").alias("_min_bal"),
                 F.sum((F.col("balance") < low_balance).cast("int")).alias("_low_days")))
     rec = (recharges.where(F.to_date("recharge_time") <= d)
-           .where(F.to_date("recharge_time") >= F.lit((first - timedelta(days=int(limits["recharge_lookback_days"]))).isoformat()).cast("date"))
+           .where(F.to_date("recharge_time") >= F.lit(rec_first.isoformat()).cast("date"))
            .groupBy("subscriber_id").agg(F.max(F.to_date("recharge_time")).alias("_last_rec")))
-    since = F.lit((day - timedelta(days=complaint_days - 1)).isoformat()).cast("date")
+    since = F.lit(since_day.isoformat()).cast("date")
     comp = (contacts.where((F.col("contact_type") == "COMPLAINT") & (F.to_date("contact_time") >= since)
                            & (F.to_date("contact_time") <= d))
             .groupBy("subscriber_id")
