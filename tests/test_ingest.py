@@ -414,6 +414,18 @@ def test_failed_expectation_commits_nothing(spark, conf, tables):
     assert Path(conf.path("quality.data_docs_dir"), "index.html").exists()
 
 
+def test_a_batch_after_a_long_gap_compares_with_the_last_batch_before_it(spark, conf, tables):
+    """The previous batch is five months back, beyond the recent batches a run counts first: the whole
+    table is counted, and the quarter-size batch is still caught."""
+    _seed_subscribers(spark, conf, ids=(1,))
+    write_batch(conf, "voice_cdr", "2024-01-01", [voice(1, str(p), "20240101080000") for p in range(4)])
+    write_batch(conf, "voice_cdr", "2024-06-01", [voice(1, "1", "20240601080000")])
+    _ingest(spark, conf, "voice_cdr", D1)
+    with pytest.raises(QualityError) as err:
+        _ingest(spark, conf, "voice_cdr", date(2024, 6, 1), **{"ingest.row_count_min_previous": 1})
+    assert str(err.value).endswith("row counts outside 0.5-2x: 2024-06-01 (0.25x the previous batch)"), str(err.value)
+
+
 def test_bad_row_rate_above_threshold_commits_nothing(spark, conf, tables):
     _seed_subscribers(spark, conf, ids=(1,))
     write_batch(conf, "voice_cdr", "2024-01-01", [voice(1, "1", "20240101080000"), voice(1, "2", "2024"),

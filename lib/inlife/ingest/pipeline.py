@@ -40,6 +40,9 @@ from inlife.tables import OVERWRITE_PARTITIONS, Tables
 from inlife.tables.catalogue import RAW_PARTITION, SUBSCRIBERS, quarantine, raw
 
 PARTITION = list(RAW_PARTITION)
+# How far before a run its row-count comparison first looks for the previous batch: a monthly source's
+# previous batch (a month end), or a snapshot source's (the first of a month), is at most 31 days earlier.
+RECENT_BATCH_DAYS = 62
 
 
 class IngestError(InlifeError):
@@ -396,11 +399,24 @@ class Ingestion:
         return f"; row counts outside {low:g}-{high:g}x: {', '.join(bad)}" if bad else ""
 
     def _table_counts(self, raw_name: str, run_dates: set[date]) -> dict[date, int]:
-        """Rows per batch already in the table, for the batches this run does not replace."""
+        """Rows per batch already in the table, for the batches this run does not replace, up to its last
+        date. A row count compares with the latest earlier batch only, so the recent batches are counted
+        (a night counts a few partitions, not the table's history); the whole table only when none of them
+        precedes the run."""
         if not self.tables.exists(raw_name):
             return {}
-        return {r["batch_date"]: r["count"] for r in self.tables.read(raw_name).groupBy("batch_date").count().collect()
-                if r["batch_date"] not in run_dates}
+        first, last = min(run_dates), max(run_dates)
+        counts = self._counts(raw_name, first - timedelta(days=RECENT_BATCH_DAYS), last, run_dates)
+        if not any(d < first for d in counts):
+            counts.update(self._counts(raw_name, None, last, run_dates))
+        return counts
+
+    def _counts(self, raw_name: str, first: date | None, last: date, skip: set[date]) -> dict[date, int]:
+        df = self.tables.read(raw_name).where(F.col("batch_date") <= F.lit(last))
+        if first is not None:
+            df = df.where(F.col("batch_date") >= F.lit(first))
+        return {r["batch_date"]: r["count"] for r in df.groupBy("batch_date").count().collect()
+                if r["batch_date"] not in skip}
 
     def _ratios(self, src: Source, batches: list[BatchReport], counts: dict[date, int]) -> DataFrame:
         """Per batch of this pass: its kept rows / the kept rows of the previous comparable batch (the latest
