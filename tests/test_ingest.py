@@ -134,12 +134,11 @@ def test_unknown_subscriber_check_broadcasts_up_to_the_configured_size(spark, co
 
 def test_classified_rows_are_partitioned_by_landing_bytes_and_natural_key(spark, conf, tables):
     """Many landing bytes: more partitions than the session's shuffle partitions (each is one cached block),
-    with the same rows. The rows are hash-partitioned by the natural-key struct that the raw suite's
-    uniqueness check counts over, so the check needs no shuffle of its own."""
-    from pyspark.sql import Window
-
+    with the same rows. The rows are hash-partitioned by the natural-key columns that the raw suite's
+    uniqueness check groups by, so the check needs no shuffle of its own."""
     from inlife.ingest import landing, transform
     from inlife.ingest.suites import raw_suite
+    from inlife.quality.onepass import repeated_values
     from inlife.session import CACHE
 
     _seed_subscribers(spark, conf, ids=(1, 2))
@@ -155,25 +154,22 @@ def test_classified_rows_are_partitioned_by_landing_bytes_and_natural_key(spark,
                                   sorted((r.peer_number, r.charge, r.reason or "") for r in df.collect()))
         [unique] = [e for e in raw_suite(src, ing.contract)["expectations"]
                     if e["type"] == "expect_compound_columns_to_be_unique"]
-        # Great Expectations' Spark form of the check (compound_columns_unique.py): count over a window
-        # partitioned by F.struct(*column_list), on the frame the pipeline validates (raw rows of the cached
-        # frame with the batch-size ratios joined).
+        # the suite's check as onepass computes it, on the frame the pipeline validates (raw rows of the
+        # cached frame with the batch-size ratios joined)
         cached = df.persist(CACHE)
         try:
             ratios = ing._ratios(src, ing._check(src, files, transform.batch_stats(cached).collect()), {})
             frame = transform.raw_rows(cached, src).join(F.broadcast(ratios), "batch_date", "left")
-            check = frame.select(
-                F.count(F.lit(1)).over(Window.partitionBy(F.struct(*unique["kwargs"]["column_list"]))).alias("n"))
-            most = check.agg(F.max("n"))
-            assert most.first()[0] == 1
-            above, below = most._jdf.queryExecution().executedPlan().toString().split("InMemoryRelation", 1)
+            check = repeated_values(frame, F.lit(True), unique["kwargs"]["column_list"])
+            assert check.collect() == []
+            above, below = check._jdf.queryExecution().executedPlan().toString().split("InMemoryRelation", 1)
             # above the cache: no shuffle for the check; in the cached plan: the duplicate check's, only
             assert "InMemoryTableScan" in above and "Exchange hashpartitioning" not in above, above
             # (the plan prints both its final and initial forms, and the known ids' cached distinct)
-            keys = re.findall(r"Exchange hashpartitioning\((struct\([^)]*\)|[\w#]+)", below)
-            assert {k.split("#")[0] for k in keys} <= {"struct(subscriber_id, subscriber_id", "subscriber_id",
-                                                        "_known_id"}, keys
-            assert any(k.startswith("struct(") for k in keys), below
+            keys = re.findall(r"Exchange hashpartitioning\(([^)]*)\)", below)
+            columns = {tuple(c.strip().split("#")[0] for c in k.split(",")[:-1]) for k in keys}
+            assert columns <= {("subscriber_id",), ("_known_id",), tuple(unique["kwargs"]["column_list"])}, keys
+            assert tuple(unique["kwargs"]["column_list"]) in columns, below
         finally:
             cached.unpersist()
             ing.release()
@@ -455,7 +451,8 @@ def test_gbk_landing_file(spark, conf, tables):
     assert (row.region, row.county, row.plan_name) == ("温州", "西湖区", "全球通88套餐")
 
 
-@pytest.mark.parametrize("case", ["encoding", "delimiter", "missing", "empty", "header"])
+@pytest.mark.parametrize("case", ["encoding", "delimiter", "missing", "empty", "header", "no_records",
+                                  "no_records_gzip", "truncated_gzip"])
 def test_landing_errors_name_the_file_and_commit_nothing(spark, conf, tables, case):
     _seed_subscribers(spark, conf, ids=(1,))
     version = tables.version(SUBSCRIBERS)
@@ -471,6 +468,17 @@ def test_landing_errors_name_the_file_and_commit_nothing(spark, conf, tables, ca
     elif case == "empty":
         path = write_batch(conf, "subscribers", "2024-01-02", [], raw=b"")
         expected = rf"subscribers: file .*{path.name} is empty"
+    elif case == "no_records":     # a header-only extract of a source that always has records
+        path = write_batch(conf, "balances", "2024-01-02", [])
+        expected = rf"balances: file .*{path.name} holds no records \(a failed extract\?\); sources.yaml may_be_empty"
+    elif case == "no_records_gzip":
+        path = write_batch(conf, "voice_cdr", "2024-01-02", [])
+        expected = rf"voice_cdr: file .*{path.name} holds no records"
+    elif case == "truncated_gzip":   # the head reads, the end is missing: Spark's own error names no file
+        path = write_batch(conf, "voice_cdr", "2024-01-02", [voice(1, str(p), "20240102080000") for p in range(2000)])
+        path.write_bytes(path.read_bytes()[:-200])
+        write_batch(conf, "voice_cdr", "2024-01-02", [voice(1, "x", "20240102090000")], name="part-00001.gz")
+        expected = rf"voice_cdr: 1 file\(s\) cannot be read to the end: .*{path.name} \(.*\); nothing committed"
     else:
         path = write_batch(conf, "subscribers", "2024-01-02", [subscriber(2, "2024-01-02")], header=False,
                            raw=("subscriber_id,msisdn,snapshot_dt,activation_date,status,status_date,brand,plan_code,"
@@ -479,11 +487,20 @@ def test_landing_errors_name_the_file_and_commit_nothing(spark, conf, tables, ca
         expected = (r"file .*part-00000.csv: header differs from the contract: column 3 is 'snapshot_dt', expected "
                     r"'snapshot_date'; column 16 is 'vip', expected 'vip_level'; missing \['snapshot_date', "
                     r"'vip_level'\]; unexpected \['snapshot_dt', 'vip'\]")
-    source = "voice_cdr" if case == "delimiter" else "subscribers"
+    source = {"delimiter": "voice_cdr", "no_records_gzip": "voice_cdr", "truncated_gzip": "voice_cdr",
+              "no_records": "balances"}.get(case, "subscribers")
     with pytest.raises(LandingError, match=expected):
         _ingest(spark, conf, source, D2)
     assert tables.version(SUBSCRIBERS) == version
     assert not tables.exists(VOICE_CDR)
+
+
+def test_a_quiet_day_of_a_source_that_may_be_empty_commits_no_rows(spark, conf, tables):
+    """recharges (sources.yaml may_be_empty: true): a header-only file is a day without top-ups."""
+    _seed_subscribers(spark, conf, ids=(1,))
+    write_batch(conf, "recharges", "2024-01-01", [])
+    [rep] = _ingest(spark, conf, "recharges", D1)
+    assert (rep.totals()["rows_read"], rep.totals()["rows_written"]) == (0, 0)
 
 
 def test_encoding_mismatch_past_the_head_is_caught_in_the_full_read(spark, conf, tables):

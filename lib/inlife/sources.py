@@ -35,6 +35,8 @@ class Source(Schema):
     event_time: str
     columns: tuple[Column, ...] = Field(min_length=1)
     optional: bool = False         # a missing batch folder means no records that day (not an error)
+    may_be_empty: bool = False     # a batch without records (header-only csv, empty gzip) is a quiet day; else
+                                   # it is a failed extract and stops ingestion naming the file
 
     @field_validator("natural_key")
     @classmethod

@@ -107,6 +107,7 @@ def check_file(spark: SparkSession, f: LandingFile, source: Source, encoding: st
     if not lines or lines == [""]:
         if source.format == "csv":
             raise LandingError(f"{source.name}: file {f.path} is empty: no header line")
+        _no_records(f, source)
         return bom
     bad = [i + 1 for i, line in enumerate(lines) if REPLACEMENT in line]
     if bad:
@@ -136,11 +137,40 @@ def check_file(spark: SparkSession, f: LandingFile, source: Source, encoding: st
             raise LandingError(f"{source.name}: file {f.path}: header differs from the contract: "
                                + "; ".join(parts))
         lines = lines[1:]
+        if not any(lines):
+            _no_records(f, source)
     # A delimiter mismatch leaves every line whole (one field); a few planted wrong_field_count rows still
     # split, just into the wrong number of fields, and go to quarantine instead.
     if lines and all(_fields(line, source.delimiter) == 1 for line in lines) and n > 1:
         raise LandingError(_delimiter_message(source, f.path, lines))
     return bom
+
+
+def _no_records(f: LandingFile, source: Source) -> None:
+    """A file without records is a quiet day for a source that has them, else a failed extract."""
+    if not source.may_be_empty:
+        raise LandingError(f"{source.name}: file {f.path} holds no records (a failed extract?); sources.yaml "
+                           f"may_be_empty: true makes such a file a day without records")
+
+
+def unreadable(spark: SparkSession, files: list[LandingFile]) -> list[str]:
+    """The compressed files that cannot be read to their end (a truncated or corrupt gzip), each with the
+    reason. Read after a bulk read failed: Spark's error names no file."""
+    jvm = spark._jvm
+    bad = []
+    for f in files:
+        _, p, fs = _jvm_fs(spark, f.path)
+        codec = jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(spark._jsc.hadoopConfiguration()).getCodec(p)
+        if codec is None:
+            continue
+        stream = fs.open(p)
+        try:
+            codec.createInputStream(stream).transferTo(jvm.java.io.OutputStream.nullOutputStream())
+        except Exception as exc:     # py4j's error: the Java exception's first line says what broke
+            bad.append(f"{f.path} ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})")
+        finally:
+            stream.close()
+    return bad
 
 
 def _delimiter_message(source: Source, path: str, lines: list[str]) -> str:

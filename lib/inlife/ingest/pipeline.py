@@ -306,7 +306,7 @@ class Ingestion:
         staged_q = None
         try:
             with stage(f"ingest {src.name} {label}{of}", self.conf) as st:
-                stats = transform.batch_stats(cached).collect()
+                stats = self._stats(src, cached, files)
                 checked = self._check(src, files, stats)
                 report.batches += checked
                 st.rows = sum(b.rows_written for b in checked)
@@ -339,6 +339,17 @@ class Ingestion:
                 cached.unpersist()
             else:      # raw commits before quarantine (ingest_source): the cache lives until the latter is done
                 self.tables.release_after(staged_q, cached.unpersist)
+
+    def _stats(self, src: Source, cached: DataFrame, files: list[landing.LandingFile]) -> list:
+        """The pass's counts (reading every file); a file that cannot be read to its end is named."""
+        try:
+            return transform.batch_stats(cached).collect()
+        except Exception:
+            bad = landing.unreadable(self.spark, files)
+            if not bad:
+                raise
+            raise landing.LandingError(f"{src.name}: {len(bad)} file(s) cannot be read to the end: "
+                                       f"{'; '.join(bad[:5])}; nothing committed") from None
 
     # -- checks on the counts -----------------------------------------------------------------------------
     def _check(self, src: Source, files: list[landing.LandingFile], stats) -> list[BatchReport]:

@@ -171,28 +171,27 @@ def with_known_subscribers(df: DataFrame, source: Source, known: DataFrame | Non
         .otherwise(F.col("detail")).alias("detail"))
 
 
-def natural_key_struct(source: Source) -> Column:
-    """The natural key and batch date as one struct, spelt as Great Expectations' compound-uniqueness check
-    spells it (``F.struct(*column_list)``, column_list = natural key + batch_date in the raw suite)."""
-    return F.struct(*source.natural_key, "batch_date")
+def natural_key_columns(source: Source) -> list[str]:
+    """The natural key and batch date: what the raw suite's compound-uniqueness check names
+    (``column_list``, in ``inlife.ingest.suites``)."""
+    return [*source.natural_key, "batch_date"]
 
 
 def with_duplicates(df: DataFrame, source: Source, partitions: int | None = None) -> DataFrame:
     """Among rows that passed every other check, keep one per natural key and batch (the first by file and
     line, so reruns keep the same one) and mark the others duplicate.
 
-    The rows are shuffled by ``natural_key_struct`` alone (not also by the pass/fail flag the window needs):
-    cached after this, they stay partitioned by it, and the raw suite's uniqueness check, which counts
-    over a window partitioned by that same struct, then needs no shuffle of its own (with one, that check
-    was the largest part of the raw suite's time).
+    The rows are shuffled by ``natural_key_columns`` alone (not also by the pass/fail flag the window
+    needs): cached after this, they stay partitioned by those columns, and the raw suite's uniqueness
+    check, a grouping by the same columns, needs no shuffle of its own.
     ``partitions``: how many (None: spark.sql.shuffle.partitions, which adaptive execution may coalesce)."""
     from pyspark.sql import Window
 
     ok = F.col("reason").isNull()
-    key = natural_key_struct(source)
-    w = Window.partitionBy(key, ok).orderBy("source_file", "line")
+    key = natural_key_columns(source)
+    w = Window.partitionBy(*key, ok).orderBy("source_file", "line")
     dup = ok & (F.row_number().over(w) > 1)
-    df = df.repartition(partitions, key) if partitions else df.repartition(key)
+    df = df.repartition(partitions, *key) if partitions else df.repartition(*key)
     shown = F.concat_ws(", ", *[F.concat(F.lit(f"{k}="), F.col(k).cast("string")) for k in source.natural_key])
     return df.select(
         *[c for c in df.columns if c not in ("reason", "detail")],

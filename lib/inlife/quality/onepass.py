@@ -13,7 +13,7 @@ holding a kind of expectation or an option not listed here is left to Great Expe
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pyspark.sql import Column, DataFrame
@@ -28,9 +28,12 @@ Judged = tuple[bool, dict[str, Any]]
 
 @dataclass(frozen=True)
 class Check:
-    """One expectation as aggregates (named apart from every other check's) and a judge of their values."""
+    """One expectation as aggregates (named apart from every other check's) and a judge of their values.
+    ``repeats``: name -> (which rows are considered, the columns of a value): whether a value occurs twice,
+    answered by a grouping of its own (see ``any_repeated``) under that name."""
     aggregates: dict[str, Column]
     judge: Callable[[dict[str, Any]], Judged]
+    repeats: dict[str, tuple[Column, list[str]]] = field(default_factory=dict)
 
 
 # -- Great Expectations' judgement ---------------------------------------------------------------------------
@@ -123,26 +126,24 @@ def _not_null(key: str, kw: dict) -> Check:
     return Check({f"{key}_u": count_if(F.col(kw["column"]).isNull())}, judge)
 
 
-def _distinct(key: str, considered: Column, value: Column) -> Check:
-    """Uniqueness with ``mostly`` 1: the considered rows are unique when there are as many distinct values
-    as rows (how many rows repeat a value, GX's unexpected count, is computed only for a failure)."""
+def _distinct(key: str, considered: Column, columns: list[str]) -> Check:
+    """Uniqueness with ``mostly`` 1: the considered rows are unique when no value of ``columns`` occurs twice
+    among them (how many rows repeat a value, GX's unexpected count, is computed only for a failure)."""
     def judge(r: dict) -> Judged:
-        rows, n, distinct = r[ROWS], r[f"{key}_n"], r[f"{key}_d"]
-        success = rows == 0 or n == 0 or n == distinct
+        rows, n = r[ROWS], r[f"{key}_n"]
+        success = rows == 0 or n == 0 or not r[f"{key}_r"]
         return success, map_result(rows, n, 0 if success else None)
-    return Check({f"{key}_n": count_if(considered), f"{key}_d": F.count_distinct(F.when(considered, value))},
-                 judge)
+    return Check({f"{key}_n": count_if(considered)}, judge, {f"{key}_r": (considered, columns)})
 
 
 def _unique(key: str, kw: dict) -> Check:
-    c = F.col(kw["column"])
-    return _distinct(key, c.isNotNull(), c)
+    return _distinct(key, F.col(kw["column"]).isNotNull(), [kw["column"]])
 
 
 def _compound_unique(key: str, kw: dict) -> Check:
     columns = [F.col(c) for c in kw["column_list"]]
     return _distinct(key, multicolumn_considered(columns, kw.get("ignore_row_if", "all_values_are_missing")),
-                     F.struct(*columns))
+                     list(kw["column_list"]))
 
 
 def _pair_greater(key: str, kw: dict) -> Check:
@@ -225,4 +226,21 @@ def evaluate(df: DataFrame, expectations: list[dict]) -> list[Judged] | None:
     checks = [KINDS[e["type"]].build(f"e{i}", e.get("kwargs", {})) for i, e in enumerate(expectations)]
     aggregates = {ROWS: F.count(F.lit(1)), **{k: v for c in checks for k, v in c.aggregates.items()}}
     row = df.agg(*[col.alias(name) for name, col in aggregates.items()]).first().asDict()
+    for c in checks:
+        row.update({name: any_repeated(df, considered, columns) for name, (considered, columns) in c.repeats.items()})
     return [c.judge(row) for c in checks]
+
+
+def any_repeated(df: DataFrame, considered: Column, columns: list[str]) -> bool:
+    """Whether a value of ``columns`` occurs on two considered rows (nulls equal to nulls, as a distinct
+    count of their struct has them). A grouping by the columns themselves, not a distinct count inside the
+    suite's aggregation: that one made Spark carry every other aggregate's buffer through a shuffle by the
+    value, and a frame already partitioned by these columns (ingestion's, by its natural key) is grouped
+    without a shuffle at all."""
+    return bool(repeated_values(df, considered, columns).limit(1).count())
+
+
+def repeated_values(df: DataFrame, considered: Column, columns: list[str]) -> DataFrame:
+    """The values of ``columns`` found on more than one considered row, with how many (``_n``)."""
+    grouped = df.where(considered).groupBy(*[F.col(f"`{c}`") for c in columns]).agg(F.count(F.lit(1)).alias("_n"))
+    return grouped.where(F.col("_n") > 1)
