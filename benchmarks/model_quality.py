@@ -72,7 +72,7 @@ def main(argv=None) -> int:
         started = time.time()
         with contextlib.redirect_stdout(sys.stderr):   # the pipeline's progress; stdout carries the JSON
             for m in months:
-                run_month(spark, conf, m, ingest=False, score=False, rules=False)
+                run_month(spark, conf, m, ingest=None, score=False, rules=False)
         result["pipeline_seconds"] = round(time.time() - started, 1)
 
     started = time.time()

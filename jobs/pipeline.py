@@ -2,12 +2,13 @@
 
     inlife pipeline --month 2024-03
     inlife pipeline --month 2024-01 --to 2024-03 [--no-ingest]
-Prints a progress line per stage and a summary of the last month.
+Several months ingest every batch of them first, as one backfill (each source in one pass and one commit),
+then build month by month. Prints a progress line per stage and a summary of the last month.
 """
 from __future__ import annotations
 
 from inlife.months import months_between
-from inlife.pipeline import run_month, summary
+from inlife.pipeline import ingest_months, run_month, summary
 
 
 def add_arguments(parser) -> None:
@@ -18,7 +19,9 @@ def add_arguments(parser) -> None:
 
 def run(spark, conf, month: str, to: str | None = None, no_ingest: bool = False) -> int:
     months = months_between(month, to or month)
+    if not no_ingest and len(months) > 1:
+        ingest_months(spark, conf, months)        # a backfill: one pass and one commit per source
     for m in months:
-        run_month(spark, conf, m, ingest=not no_ingest)
+        run_month(spark, conf, m, ingest=None if no_ingest or len(months) > 1 else "all")
     print(summary(spark, conf, months[-1]))
     return 0

@@ -1,8 +1,10 @@
 """The demo, as `make demo` runs it: generated data through the whole monthly pipeline, in local mode.
 
 1. generates months of extracts for a simulated base (inlife.generator);
-2. runs the pipeline month by month (ingest, intermediate, view, value, segments, scores, tags and matrices,
-   targets and channel exports, evaluation of the previous month's campaigns);
+2. ingests every generated month at once, as an operator backfills its history when it starts (one pass
+   and one commit per source), then runs the pipeline month by month (the month's campaign responses,
+   intermediate, view, value, segments, scores, tags and matrices, targets and channel exports, evaluation
+   of the previous month's campaigns);
 3. once labels exist (a month's churn is known after the next month), trains the demo models, which the
    gate promotes to champion, and scores with them from then on;
 4. after each month's targets, simulates the channels' responses (they land as next month's
@@ -14,6 +16,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,6 +27,10 @@ from pyspark.sql import SparkSession
 from inlife.config import Config
 from inlife.errors import InlifeError, describe
 from inlife.months import add_months, month_end
+
+# Contact ids are keyed with a secret (campaigns.contact_key_env); generated data needs none, so the demo
+# keys them with this one when the variable is not set.
+DEMO_CONTACT_KEY = "inlife demo: generated data only"
 
 # Labels of month m-1 are complete once month m is built: from the third month there are two labelled
 # months (train on one, validate on the other), so models are trained before that month is scored.
@@ -41,17 +48,25 @@ class DemoRun:
 
 
 def run_demo(spark: SparkSession, conf: Config, run: DemoRun) -> None:
-    from inlife.pipeline import run_month, summary
+    from inlife.generator.responses import SOURCE as RESPONSES
+    from inlife.pipeline import ingest_months, run_month, summary
     from inlife.tables import Tables
 
     started = time.time()
     print(f"[demo] tables on the {Tables(spark, conf).engine.name} engine (lake.engine: "
           f"{conf.get('lake.engine')})", flush=True)
+    key_env = conf.get("campaigns.contact_key_env")
+    if not os.environ.get(key_env):
+        os.environ[key_env] = DEMO_CONTACT_KEY
+        print(f"[demo] contact ids keyed with the demo's own key ({key_env} is not set: a real run needs a "
+              f"secret one)", flush=True)
     generate(spark, conf, run)
     months = [add_months(run.start_month, k) for k in range(run.months)]
+    ingest_months(spark, conf, months)     # the responses land later, as each month's targets are answered
     for i, m in enumerate(months):
-        run_month(spark, conf, m, before_scoring=_trainer(spark, conf, run.models) if i >= FIRST_TRAINING_MONTH
-                  else None, after_targets=_responder(spark, conf, run.seed))
+        run_month(spark, conf, m, ingest=RESPONSES,
+                  before_scoring=_trainer(spark, conf, run.models) if i >= FIRST_TRAINING_MONTH else None,
+                  after_targets=_responder(spark, conf, run.seed))
     close_last_month(spark, conf, months[-1])
     print(summary(spark, conf, months[-1]))
     print(f"demo finished in {time.time() - started:.0f}s")

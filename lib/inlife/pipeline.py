@@ -51,26 +51,39 @@ def _published_rows(results) -> int:
     return sum(r.rows or 0 for r in results)
 
 
-def run_month(spark: SparkSession, conf: Config, month: str, ingest: bool = True, score: bool = True,
+def ingest_months(spark: SparkSession, conf: Config, months: list[str], source: str = "all") -> MonthResult:
+    """Every batch of ``months`` (``source``: ``all`` or one source's name) as one ingestion: each source
+    read in one pass (as ingest.max_bytes_per_pass allows) and committed once, raw and quarantine, where
+    month by month would pay each source's fixed cost (file checks, validation, two commits) every month.
+    Records of a month that arrive in the next month's batches then count when the month is built."""
+    from inlife.ingest.pipeline import Ingestion, date_range
+
+    result = MonthResult(months[0] if len(months) == 1 else f"{months[0]}..{months[-1]}")
+    days = date_range(month_start(months[0]), month_end(months[-1]))
+    _stage(result, "ingest", lambda: Ingestion(spark, conf).run(source, days),
+           rows_of=lambda reps: sum(r.totals()["rows_written"] for r in reps),
+           note_of=lambda reps: f"quarantined={sum(sum(r.totals()['quarantined'].values()) for r in reps):,}")
+    return result
+
+
+def run_month(spark: SparkSession, conf: Config, month: str, ingest: str | None = "all", score: bool = True,
               rules: bool = True, targets: bool = True, evaluate: bool = True, before_scoring=None,
               after_targets=None) -> MonthResult:
-    """Every stage of one month. Models are scored with their champions if there are any;
-    ``before_scoring(result)`` runs just before (the demo trains there), ``after_targets(result)`` after the
-    target lists (the demo simulates the channels' responses there). The previous month's campaigns are
-    evaluated once this month's responses are ingested and its view is built."""
-    from inlife.ingest.pipeline import Ingestion, date_range
+    """Every stage of one month. ``ingest``: the sources whose batches of the month are ingested first
+    (``all``, one source's name, or None when the raw tables are loaded already). Models are scored with
+    their champions if there are any; ``before_scoring(result)`` runs just before (the demo trains there),
+    ``after_targets(result)`` after the target lists (the demo simulates the channels' responses there).
+    The previous month's campaigns are evaluated once this month's responses are ingested and its view is
+    built."""
     from inlife.intermediate.build import build_intermediate
     from inlife.scores.build import build_segments, build_value
     from inlife.unified.build import build_view_and_outcomes
 
     month = check_month(month)
     result = MonthResult(month)
-    if ingest:
+    if ingest is not None:
         # the month's batches; records of the month that arrive later count when the month is rebuilt
-        days = date_range(month_start(month), month_end(month))
-        _stage(result, "ingest", lambda: Ingestion(spark, conf).run("all", days),
-               rows_of=lambda reps: sum(r.totals()["rows_written"] for r in reps),
-               note_of=lambda reps: f"quarantined={sum(sum(r.totals()['quarantined'].values()) for r in reps):,}")
+        result.stages += ingest_months(spark, conf, [month], ingest).stages
     _stage(result, "intermediate", lambda: build_intermediate(spark, conf, month), rows_of=_published_rows)
     _stage(result, "customer view", lambda: build_view_and_outcomes(spark, conf, month), rows_of=_published_rows)
     _stage(result, "value index", lambda: build_value(spark, conf, month), rows_of=_published_rows)
