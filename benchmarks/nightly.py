@@ -21,6 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ["GX_ANALYTICS_ENABLED"] = "false"
+os.environ.setdefault("INLIFE_CONTACT_KEY", "inlife benchmark: generated data only")
 
 
 def main(argv=None) -> int:

@@ -15,6 +15,8 @@ os.environ["GX_ANALYTICS_ENABLED"] = "false"
 os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
 for name in [n for n in os.environ if n.startswith("INLIFE_")]:
     del os.environ[name]  # the developer's own overrides must not leak into tests
+CONTACT_KEY = "inlife-tests-contact-key"
+os.environ["INLIFE_CONTACT_KEY"] = CONTACT_KEY    # conf campaigns.contact_key_env
 
 
 @pytest.fixture(scope="session")

@@ -33,7 +33,7 @@ def lake(spark, base_conf, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("campaign_runs")
     rnd = random.Random(5)
     cfile = campaigns_file(tmp, campaign("RET_CALL", "[outbound_call]", holdout=0.2)
-                           + campaign("RET_SMS", "[sms]", holdout=0.25, rank="subscriber_id * 1.0")
+                           + campaign("RET_SMS", "[sms]", holdout=0.25, rank="arpu * 1.0")
                            + campaign("DAILY", "[customer_manager]", every="daily", rank="coalesce(value_score, 1)",
                                       takes="{matrix: retention, tags_any: [screen_low_month_end_balance]}"),
                            max_contacts=5)
@@ -119,6 +119,9 @@ def test_nightly_run_gives_a_work_order_to_the_subscriber_whose_balance_dropped(
     assert result.counts == {("DAILY", "customer_manager"): 1}
     folder = Path(conf.path("campaigns.exports_root")) / "customer_manager" / day
     orders = list(csv.DictReader((folder / "work_orders.csv").open(encoding="utf-8")))
-    assert [(o["subscriber_id"], o["due_date"], o["policy_id"]) for o in orders] == [("7", "2024-04-04", "P_PREPAY100_GET260")]
+    [order] = tables.read(TARGETS, partitions={"batch": day}).where("contacted").collect()
+    assert order["subscriber_id"] == 7
+    assert [(o["order_id"], o["due_date"], o["policy_id"]) for o in orders] == [
+        (order["contact_id"], "2024-04-04", "P_PREPAY100_GET260")]
     assert "screen_low_month_end_balance" in orders[0]["reasons"]
     assert json.loads((folder / "_manifest.json").read_text())["rows"] == 1

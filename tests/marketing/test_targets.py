@@ -19,6 +19,7 @@ from inlife.rules.columns import kinds_of
 from tests.marketing.frames import DAY, base_frame, campaign, campaigns_file
 
 TAG_IDS = {"sensitive", "screen_low_month_end_balance"}
+KEY = b"a key for these tests only"
 
 
 def policies(spark):
@@ -34,7 +35,7 @@ def run(spark, tmp_path, base, campaigns: str, dnd=(), history=(), max_contacts=
     hist = spark.createDataFrame(list(history), HISTORY_SCHEMA) if history else None
     out = build_targets(base, list(cfg.campaigns), exprs, policies(spark), spark.createDataFrame(list(dnd), DND_SCHEMA),
                         hist, cfg.policy, batch=batch, batch_kind="monthly", month="2024-03",
-                        contact_date=contact_date, capacity_days=capacity_days)
+                        contact_date=contact_date, capacity_days=capacity_days, key=KEY)
     return {(r["subscriber_id"], r["campaign_id"]): r for r in out.collect()}, out
 
 
@@ -148,8 +149,8 @@ def test_exports_match_their_manifests(spark, tmp_path):
     _, t = run(spark, tmp_path, base, campaigns, max_contacts=9)
     history = spark.createDataFrame([("2024-02", "h1", 3, "OLD", "sms", "P_X", dt.date(2024, 2, 10))], HISTORY_SCHEMA)
     root = tmp_path / "exports"
-    written = exports.export_batch(t, history, root, "2024-03", ["outbound_call", "sms", "front_desk", "customer_manager"],
-                                   DAY, {"targets_version": 0})
+    written = exports.export_batch(t, history, exports.Destination(root), "2024-03",
+                                   ["outbound_call", "sms", "front_desk", "customer_manager"], DAY, {"targets_version": 0})
     contacted = {ch: {r["contact_id"] for r in t.where(F.col("contacted") & (F.col("channel") == ch)).collect()}
                  for ch in ("outbound_call", "sms", "customer_manager")}
     for w in written:
@@ -159,10 +160,20 @@ def test_exports_match_their_manifests(spark, tmp_path):
     import csv
     calls = list(csv.DictReader((root / "outbound_call/2024-03/call_list.csv").open(encoding="utf-8")))
     assert {r["contact_id"] for r in calls} == contacted["outbound_call"] and 0 < len(calls) < 8  # holdouts never
+    # what an outsourced call centre needs, nothing more: no subscriber id, campaign, factors or rule names
+    assert list(calls[0]) == ["contact_id", "msisdn", "priority", "offer", "script", "contact_window"]
     sms = list(csv.DictReader((root / "sms/2024-03/sms_batch.csv").open(encoding="utf-8")))
     assert list(sms[0]) == ["contact_id", "msisdn", "text", "contact_window"] and len(sms) == 8
     orders = list(csv.DictReader((root / "customer_manager/2024-03/work_orders.csv").open(encoding="utf-8")))
     assert {r["order_id"] for r in orders} == contacted["customer_manager"]
+    assert list(orders[0]) == ["order_id", "msisdn", "campaign_id", "value_tier", "churn_grade", "expected_value",
+                               "policy_id", "policy_name", "policy_group", "reasons", "script", "due_date"]
+    # the owner's only, whatever the umask: folders 0700, files 0600
+    modes = {p.relative_to(root).as_posix(): p.stat().st_mode & 0o777 for p in [*root.rglob("*")]}
+    assert modes == {**{ch: 0o700 for ch in ("outbound_call", "sms", "front_desk", "customer_manager")},
+                     **{f"{ch}/2024-03": 0o700 for ch in ("outbound_call", "sms", "front_desk", "customer_manager")},
+                     **{f"{ch}/2024-03/{f}": 0o600 for ch, (name, _) in exports.FILES.items()
+                        for f in (name, "_manifest.json")}}
     assert float(orders[0]["expected_value"]) == max(float(o["expected_value"]) for o in orders)
     desk = [json.loads(x) for x in (root / "front_desk/2024-03/lookup.jsonl").read_text(encoding="utf-8").splitlines()]
     assert len(desk) == 8 and desk[0]["areas"] == ["retention", "traffic", "new_business", "vpn"]
@@ -214,7 +225,7 @@ def test_csv_exports_are_rfc_4180_and_spreadsheet_safe(spark, tmp_path):
         ("c3", "13800000003", "line one\nline two", "-1"),
         ("c4", "13800000004", "@SUM(A1)", "+1"),
     ], "contact_id string, msisdn string, text string, contact_window string")
-    out = exports.write_channel(frame, tmp_path, "sms", "b1", {})
+    out = exports.write_channel(frame, exports.Destination(tmp_path), "sms", "b1", {})
     path = tmp_path / "sms" / "b1" / "sms_batch.csv"
     assert path.read_bytes().decode("utf-8") == (
         'contact_id,msisdn,text,contact_window\r\n'
@@ -224,3 +235,32 @@ def test_csv_exports_are_rfc_4180_and_spreadsheet_safe(spark, tmp_path):
         "c4,13800000004,'@SUM(A1),'+1\r\n")
     assert out["rows"] == 4
     assert exports.verify(tmp_path / "sms" / "b1")["rows"] == 4
+
+
+def test_contact_ids_are_hmac_sha256_of_batch_campaign_and_subscriber(spark):
+    """The id Spark computes is RFC 2104's HMAC (Python's hmac module gives the same), for a short key and
+    for one longer than SHA-256's block."""
+    import hmac
+
+    from inlife.marketing.targets import keyed_id
+
+    rows = [("2024-03", "C_RETAIN", 1000000001), ("2024-03-30", "C_DAILY", 7), ("2024-03", "C_RETAIN", 1000000002)]
+    frame = spark.createDataFrame(rows, "batch string, campaign_id string, subscriber_id long")
+    for key in (KEY, b"k" * 100):
+        got = [r[0] for r in frame.select(keyed_id(key, F.col("batch"), F.col("campaign_id"),
+                                                   F.col("subscriber_id").cast("string"))).collect()]
+        assert got == [hmac.new(key, f"{b}|{c}|{s}".encode(), "sha256").hexdigest()[:20] for b, c, s in rows]
+
+
+def test_no_target_without_the_contact_key(conf, monkeypatch):
+    from inlife.marketing.targeting import contact_key
+
+    monkeypatch.delenv("INLIFE_CONTACT_KEY")
+    with pytest.raises(CampaignError, match=r"campaigns.contact_key_env: the environment variable "
+                                            r"INLIFE_CONTACT_KEY is not set: .*no target is issued"):
+        contact_key(conf)
+    monkeypatch.setenv("INLIFE_CONTACT_KEY", "short")
+    with pytest.raises(CampaignError, match=r"INLIFE_CONTACT_KEY holds fewer than 16 characters"):
+        contact_key(conf)
+    monkeypatch.setenv("INLIFE_CONTACT_KEY", "sixteen chars ok")
+    assert contact_key(conf) == b"sixteen chars ok"

@@ -7,6 +7,11 @@
     <exports.root>/customer_manager/<batch>/work_orders.csv  high-value at-risk work orders with reason codes
     each folder also holds _manifest.json
 
+Each channel gets the columns it needs and no more: an outbound call centre (often outsourced) gets the
+number, offer and script, not the model's factors nor the subscriber id; the manager's work order names
+the customer by number. Folders and files are the owner's only (0700 / 0600), or also a configured group's
+(``campaigns.exports_group``), whatever the process's umask.
+
 Only contacted rows are exported (never holdouts). A folder is written under a temporary name and renamed
 into place when complete, so a channel never picks up half a batch. Files are written by Spark as one
 part and moved; checksums are computed from the final file. The exports root is a local or mounted path.
@@ -14,16 +19,21 @@ part and moved; checksums are computed from the final file. The exports root is 
 from __future__ import annotations
 
 import csv
+import grp
 import hashlib
 import json
+import os
 import shutil
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+
+from inlife.errors import ConfigError
 
 FILES = {"outbound_call": ("call_list.csv", "csv"), "sms": ("sms_batch.csv", "csv"),
          "front_desk": ("lookup.jsonl", "json"), "customer_manager": ("work_orders.csv", "csv")}
@@ -34,9 +44,9 @@ def _joined(col: str, sep: str = ";"):
 
 
 def call_list(t: DataFrame) -> DataFrame:
-    return (t.select("contact_id", "msisdn", "campaign_id", F.col("rank").alias("priority"), "policy_id",
-                     "policy_name", "script", "contact_window", _joined("reasons").alias("reasons"))
-            .orderBy("campaign_id", "priority"))
+    return (t.orderBy("campaign_id", "rank")
+            .select("contact_id", "msisdn", F.col("rank").alias("priority"), F.col("policy_name").alias("offer"),
+                    "script", "contact_window"))
 
 
 def sms_batch(t: DataFrame) -> DataFrame:
@@ -45,11 +55,11 @@ def sms_batch(t: DataFrame) -> DataFrame:
 
 
 def work_orders(t: DataFrame) -> DataFrame:
-    return (t.select(F.col("contact_id").alias("order_id"), "subscriber_id", "msisdn", "campaign_id", "value_tier",
+    return (t.select(F.col("contact_id").alias("order_id"), "msisdn", "campaign_id", "value_tier",
                      "churn_grade", F.round("expected_value", 4).alias("expected_value"), "policy_id", "policy_name",
                      "policy_group", _joined("reasons").alias("reasons"), "script",
                      F.col("contact_date").alias("due_date"))
-            .orderBy(F.desc("expected_value"), "subscriber_id"))
+            .orderBy(F.desc("expected_value"), "msisdn"))
 
 
 def front_desk_lookup(t: DataFrame, history: DataFrame | None, contact_date: date, lookback_days: int = 92) -> DataFrame:
@@ -70,6 +80,31 @@ def front_desk_lookup(t: DataFrame, history: DataFrame | None, contact_date: dat
     return (offers.select("subscriber_id", "msisdn", F.col("priority_order").alias("areas"), "offers",
                           F.coalesce(F.col("recent_contacts"), F.array()).alias("recent_contacts"))
             .orderBy("subscriber_id"))
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where channel files go and who may read them: the owner only, or also ``group``."""
+    root: Path
+    group: str | None = None
+
+    @staticmethod
+    def from_conf(conf) -> Destination:
+        group = conf.get("campaigns.exports_group")
+        if group:
+            try:
+                grp.getgrnam(group)
+            except KeyError:
+                raise ConfigError(f"campaigns.exports_group: no group {group!r} on this machine") from None
+        return Destination(Path(conf.path("campaigns.exports_root")), group or None)
+
+    def protect(self, path: Path, recursive: bool = True) -> None:
+        """Folders 0700 and files 0600, or 0750 / 0640 and the group's."""
+        gid = grp.getgrnam(self.group).gr_gid if self.group else -1
+        for p in [path, *(path.rglob("*") if recursive else [])]:
+            if gid != -1:
+                os.chown(p, -1, gid)
+            os.chmod(p, (0o750 if self.group else 0o700) if p.is_dir() else (0o640 if self.group else 0o600))
 
 
 def _sha256(path: Path) -> str:
@@ -130,12 +165,16 @@ def count_rows(path: Path, fmt: str) -> int:
         return sum(1 for _ in f)
 
 
-def write_channel(frame: DataFrame, root: Path, channel: str, batch: str, meta: dict) -> dict:
-    """Write one channel's file and manifest atomically (temporary folder, then rename)."""
+def write_channel(frame: DataFrame, dest: Destination, channel: str, batch: str, meta: dict) -> dict:
+    """Write one channel's file and manifest atomically (temporary folder, then rename), readable by the
+    destination's owner (and group) only."""
     name, fmt = FILES[channel]
+    root = dest.root
     final = root / channel / batch
     work = root / channel / f".{batch}.{uuid.uuid4().hex[:8]}.tmp"
     work.mkdir(parents=True, exist_ok=True)
+    dest.protect(root / channel, recursive=False)
+    dest.protect(work)           # before anything is written into it
     try:
         rows = _write_one(frame, fmt, work / name)
         manifest = {"channel": channel, "batch": batch, "file": name, "format": fmt, "rows": rows,
@@ -143,6 +182,7 @@ def write_channel(frame: DataFrame, root: Path, channel: str, batch: str, meta: 
                     "columns": frame.columns, "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     **meta}
         (work / "_manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+        dest.protect(work)
         if final.exists():
             old = root / channel / f".{batch}.{uuid.uuid4().hex[:8]}.old"
             final.rename(old)
@@ -156,7 +196,7 @@ def write_channel(frame: DataFrame, root: Path, channel: str, batch: str, meta: 
     return {**manifest, "path": str(final)}
 
 
-def export_batch(targets: DataFrame, history: DataFrame | None, root: Path, batch: str, channels: list[str],
+def export_batch(targets: DataFrame, history: DataFrame | None, dest: Destination, batch: str, channels: list[str],
                  contact_date: date, meta: dict | None = None, lookback_days: int = 92) -> list[dict]:
     """Every channel used in the batch gets its folder (an empty file when nobody was contacted on it)."""
     contacted = targets.where(F.col("contacted")).cache()
@@ -174,7 +214,7 @@ def export_batch(targets: DataFrame, history: DataFrame | None, root: Path, batc
                 frame = front_desk_lookup(t, history, contact_date, lookback_days)
             else:
                 continue
-            out.append(write_channel(frame, root, ch, batch, dict(meta or {})))
+            out.append(write_channel(frame, dest, ch, batch, dict(meta or {})))
     finally:
         contacted.unpersist()
     return out

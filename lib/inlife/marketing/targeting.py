@@ -104,6 +104,24 @@ def read_opt_outs(conf: Config, cfg: CampaignConfig) -> OptOuts:
     return OptOuts(rows, name, hashlib.sha256(data).hexdigest())
 
 
+MIN_KEY_CHARS = 16
+
+
+def contact_key(conf: Config) -> bytes:
+    """The secret contact ids are keyed with, from the environment variable campaigns.contact_key_env
+    names. Fails closed: without it no target is issued (an unkeyed id could be traced to its subscriber)."""
+    import os
+
+    name = conf.get("campaigns.contact_key_env")
+    value = os.environ.get(name or "", "")
+    if len(value) < MIN_KEY_CHARS:
+        raise CampaignError(f"campaigns.contact_key_env: the environment variable {name} "
+                            f"{'holds fewer than ' + str(MIN_KEY_CHARS) + ' characters' if value else 'is not set'}: "
+                            f"contact ids are keyed hashes (HMAC) of batch, campaign and subscriber, and no target "
+                            f"is issued without a secret key of at least {MIN_KEY_CHARS} characters")
+    return value.encode("utf-8")
+
+
 def _policies_frame(spark: SparkSession, conf: Config) -> DataFrame:
     from inlife.rules.catalogue import load_catalogue
     from inlife.rules.compile import Paths
@@ -158,7 +176,7 @@ def run_batch(spark: SparkSession, conf: Config, base: DataFrame, kinds_state: D
     opt_outs = read_opt_outs(conf, cfg)
     targets = build_targets(base, campaigns, expressions, _policies_frame(spark, conf), opt_outs.frame(spark),
                             history, cfg.policy, batch=batch, batch_kind=batch_kind, month=month,
-                            contact_date=contact_date, capacity_days=capacity_days)
+                            contact_date=contact_date, capacity_days=capacity_days, key=contact_key(conf))
     targets = targets.persist()          # both tables come from the same rows: compute them once
     try:
         with Publication(tables, conf, workers=int(conf.get("run.parallel_tables")), batch=batch) as pub:
@@ -177,7 +195,7 @@ def run_batch(spark: SparkSession, conf: Config, base: DataFrame, kinds_state: D
         channels = sorted({ch for c in campaigns for ch in c.channels})
         with stage(f"exports {batch}", conf) as st:
             result.exports = exports.export_batch(
-                written, tables.read(CONTACT_HISTORY), Path(conf.path("campaigns.exports_root")), batch, channels,
+                written, tables.read(CONTACT_HISTORY), exports.Destination.from_conf(conf), batch, channels,
                 contact_date, {"targets_version": tables.version(TARGETS), "campaigns": [c.id for c in campaigns],
                                "do_not_disturb": opt_outs.manifest()},
                 int(conf.get("campaigns.desk_contacts_days")))

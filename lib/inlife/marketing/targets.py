@@ -19,6 +19,7 @@ contact_limit, capacity; selected holdouts carry ``holdout``.
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import date
 
@@ -233,9 +234,10 @@ def contact_windows(policy: ContactPolicy) -> Column:
 
 def build_targets(base: DataFrame, campaigns: Sequence[Campaign], expressions: Mapping[str, tuple],
                   policies: DataFrame, dnd: DataFrame, history: DataFrame | None, policy: ContactPolicy, *,
-                  batch: str, batch_kind: str, month: str, contact_date: date, capacity_days: int) -> DataFrame:
+                  batch: str, batch_kind: str, month: str, contact_date: date, capacity_days: int,
+                  key: bytes) -> DataFrame:
     """The whole batch: marketing.targets rows (TARGETS_SCHEMA), everyone considered, one row per
-    (subscriber, campaign)."""
+    (subscriber, campaign). ``key``: the secret contact ids are keyed with (``keyed_id``)."""
     cands = candidates(base, campaigns, expressions, policies)
     if cands is None:
         return base.sparkSession.createDataFrame([], TARGETS_SCHEMA)
@@ -243,14 +245,27 @@ def build_targets(base: DataFrame, campaigns: Sequence[Campaign], expressions: M
     capacity = {(c.id, ch): n for c in campaigns for ch, n in c.capacity.items()}
     limited = apply_limits(cands, prior_contacts(history, contact_date, policy.window_days, batch), policy,
                            capacity, capacity_days)
-    contact_id = F.substring(F.sha2(F.concat_ws("|", F.lit(batch), F.col("campaign_id"),
-                                                F.col("subscriber_id").cast("string")), 256), 1, 20)
+    contact_id = keyed_id(key, F.lit(batch), F.col("campaign_id"), F.col("subscriber_id").cast("string"))
     out = (limited
            .withColumn("batch", F.lit(batch)).withColumn("batch_kind", F.lit(batch_kind))
            .withColumn("month", F.lit(month)).withColumn("contact_date", F.lit(contact_date.isoformat()).cast("date"))
            .withColumn("contact_id", contact_id)
            .withColumn("contact_window", contact_windows(policy)))
     return out.select(*[F.col(f.name).cast(f.dataType) for f in TARGETS_SCHEMA.fields])
+
+
+def keyed_id(key: bytes, *parts: Column) -> Column:
+    """HMAC-SHA256 (RFC 2104) of the parts joined by ``|``, its first 20 hex digits: the same id on every
+    run with the same key, and, unlike a plain hash of batch, campaign and subscriber id, not to be
+    recomputed (nor the subscriber found by trying ids) by a channel that receives only the exports. Built
+    from Spark's sha2, so the key's pads are literals of the plan: whoever reads the cluster's plans can
+    see them, export recipients cannot."""
+    block = hashlib.sha256(key).digest() if len(key) > 64 else key
+    block = block.ljust(64, b"\0")
+    inner_pad, outer_pad = (bytearray(b ^ pad for b in block) for pad in (0x36, 0x5C))
+    message = F.encode(F.concat_ws("|", *parts), "UTF-8")
+    inner = F.unhex(F.sha2(F.concat(F.lit(inner_pad), message), 256))
+    return F.substring(F.sha2(F.concat(F.lit(outer_pad), inner), 256), 1, 20)
 
 
 def history_rows(targets: DataFrame) -> DataFrame:
