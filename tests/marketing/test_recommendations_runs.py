@@ -131,6 +131,16 @@ def test_lint_finds_what_is_wrong_with_a_bad_matrix(spark, conf, tmp_path):
     assert "<table>" in html and "high" in html and "bad.rare" in html and "<script" not in html
     assert any(f.endswith("lint_rule_counts.csv") for f in files)
     assert "bad.reflect" in render_table(report)
+    # what a planner sees: counts from 1 to 9 (rules.lint_min_count 10) only as "< 10"
+    import csv
+    shown = {r["rule_id"]: r["subscribers"]
+             for r in csv.DictReader((tmp_path / "lint" / "lint_rule_counts.csv").open(encoding="utf-8"))}
+    assert (shown["bad.overlap_a"], shown["vpn.join"], shown["bad.rare"]) == ("< 10", "< 10", "0")
+    assert [line.split()[-2:] for line in render_table(report).splitlines()
+            if line.split()[:2] == ["bad", "bad.overlap_a"]] == [["<", "10"]]
+    cells_csv = list(csv.DictReader((tmp_path / "lint" / "lint_cells.csv").open(encoding="utf-8")))
+    assert {c["subscribers"] for c in cells_csv} == {"< 10"}
+    assert "&lt; 10" in html and "<b>1</b>" not in html
 
 
 def test_month_and_day_runs_publish_validated_tables(spark, conf, tables):

@@ -63,6 +63,17 @@ REJECTED = [
     ("arpu in (arpu_avg3)", "IN lists may hold literals only", "arpu_avg3"),
     ("has_tag('no_such_tag')", "unknown tag", "has_tag"),
     ("tags is null", "cannot be used", "tags"),
+    # conditions that passed the checker and then failed, or matched everyone, at run time
+    ("activation_date > 'yesterday'", "'yesterday' is compared with a date but is not one", "'yesterday'"),
+    ("bundle_end_date in ('2024-06-30', '30/06/2024')", "'30/06/2024' is compared with a date", "'30/06/2024'"),
+    ("activation_date between '2024-01-01' and '2024-1-31'", "'2024-1-31' is compared with a date", "'2024-1-31'"),
+    ("arpu > $nan", "parameter $nan is nan: a condition compares with finite numbers only", "$nan"),
+    ("arpu < $inf", "parameter $inf is inf", "$inf"),
+    ("arpu < 1e999", "the number 1e999 is inf", "1e999"),
+    # nobody is singled out by name or number
+    ("msisdn = '13800138000'", "column 'msisdn' identifies one customer", "msisdn"),
+    ("subscriber_id in (1001, 1002)", "column 'subscriber_id' identifies one customer", "subscriber_id"),
+    ("msisdn between '1380013' and '1380014' and arpu > 1", "'msisdn' identifies one customer", "msisdn"),
 ]
 
 
@@ -70,7 +81,8 @@ REJECTED = [
 def test_rejected_with_file_rule_and_part(text, message, part):
     kinds = dict(KINDS, tags="array<string>")
     with pytest.raises(RuleError) as err:
-        parse(text, kinds, {"d": 1}, tags={"vip_gold"}, where="conf/matrices/retention.yaml", rule="retention.x")
+        parse(text, kinds, {"d": 1, "nan": float("nan"), "inf": float("inf")}, tags={"vip_gold"},
+              where="conf/matrices/retention.yaml", rule="retention.x")
     msg = str(err.value)
     assert msg.startswith("conf/matrices/retention.yaml: rule retention.x: "), msg
     assert message in msg, msg
@@ -169,3 +181,20 @@ def test_conditions_within_the_bounds_parse():
     assert parse(" and ".join(["arpu > 1"] * 100), KINDS).type == "boolean"
     assert parse("(" * 30 + "arpu > -1" + ")" * 30, KINDS).type == "boolean"
     assert parse("arpu - -1 > 123456789012345678", KINDS).type == "boolean"
+
+
+def test_arithmetic_that_overflows_is_null_not_a_failed_run(spark):
+    """Under ANSI mode ``tenure_months * 2147483647 * 4`` raised an overflow in the middle of a run; the
+    condition is now null there (so false), as it is for a missing value, and exact elsewhere."""
+    from inlife.rules.translate import to_column
+
+    frame = spark.createDataFrame([(1, 2, 10), (3, 0, 20), (None, 1, 30)], "tenure_months int, d int, id int")
+    kinds = {"tenure_months": "number", "d": "number"}
+    conditions = ["tenure_months * 2147483647 * 4 > 0", "tenure_months + 2147483647 > 0",
+                  "-tenure_months - 2147483647 < 0", "tenure_months % d = 1", "tenure_months / d > 0.4"]
+    got = frame.select("id", *[to_column(parse(c, kinds)).alias(f"c{i}") for i, c in enumerate(conditions)])
+    assert [tuple(r) for r in got.orderBy("id").collect()] == [
+        (10, None, None, True, True, True),     # 1 * 2147483647 * 4 overflows an int: null; 1 + 2^31-1 too;
+                                                # -1 - (2^31-1) is the smallest int, no overflow
+        (20, None, None, None, None, None),     # -3 - (2^31-1) overflows; 3 % 0 and 3 / 0: null
+        (30, None, None, None, None, None)]     # a missing value: null

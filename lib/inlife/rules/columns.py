@@ -18,12 +18,16 @@ from functools import lru_cache
 from pyspark.sql.types import DataType, DateType, DoubleType, IntegerType, LongType, StringType, StructField, StructType
 
 from inlife.rules.expressions import spark_type_kind
+from inlife.rules.syntax import IDENTIFIER
 
 QUARTER_COLUMNS = ["return_rate_q1", "return_rate_q2", "return_rate_q3"]
 DERIVED_INT = ["days_since_activation"]
 TAGS_COLUMN = "tags"
 
 _STRING_UNITS = {"text", "code", "yyyy-MM"}
+# Columns of this unit in the data dictionary (subscriber_id, msisdn, group_id) name one customer: a condition
+# on them would single a person out (and lint's counts would then tell that person's attributes).
+IDENTIFIER_UNIT = "id"
 _INT_UNITS = {"0/1", "rank", "months", "years", "days", "calls", "peers", "events", "messages", "complaints",
               "contacts", "replies", "recharges", "sessions", "subscribers"}
 
@@ -31,7 +35,7 @@ _INT_UNITS = {"0/1", "rank", "months", "years", "days", "calls", "peers", "event
 def _view_type(name: str, unit: str) -> DataType:
     if name == "subscriber_id":
         return LongType()
-    if unit in _STRING_UNITS or name == "group_id":
+    if unit in _STRING_UNITS or unit == IDENTIFIER_UNIT:
         return StringType()
     if unit == "date":
         return DateType()
@@ -68,9 +72,19 @@ def state_schema(models: tuple[str, ...], criteria: tuple[str, ...]) -> StructTy
     return StructType(fields)
 
 
+@lru_cache(maxsize=1)
+def identifiers() -> frozenset[str]:
+    """The view's identifier columns (unit ``id`` in the data dictionary)."""
+    from inlife.unified.dictionary import load_factors
+
+    return frozenset(f.name for f in load_factors() if f.unit == IDENTIFIER_UNIT)
+
+
 def kinds_of(schema: StructType) -> dict[str, str]:
-    """column -> checker kind (number, string, date, boolean; arrays and structs are not usable)."""
-    return {f.name: spark_type_kind(f.dataType.simpleString()) for f in schema.fields if f.name != TAGS_COLUMN}
+    """column -> checker kind (number, string, date, boolean; arrays and structs are not usable;
+    identifiers are of kind ``identifier``, which no condition may use)."""
+    return {f.name: IDENTIFIER if f.name in identifiers() else spark_type_kind(f.dataType.simpleString())
+            for f in schema.fields if f.name != TAGS_COLUMN}
 
 
 def static_kinds(conf) -> dict[str, str]:

@@ -22,9 +22,10 @@ parser.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import date
 from typing import Any
 
-from inlife.rules.syntax import BOOL, DATE, NULL, NUM, STR, Node, Parser, RuleError
+from inlife.rules.syntax import BOOL, DATE, IDENTIFIER, NULL, NUM, STR, Node, Parser, RuleError
 
 
 # -- functions -----------------------------------------------------------------------------------------------
@@ -107,7 +108,22 @@ def _comparable(a: str, b: str, right: Node) -> bool:
     if NULL in (a, b) or a == b:
         return a in (NUM, STR, DATE, BOOL, NULL) and b in (NUM, STR, DATE, BOOL, NULL)
     # a date column against a 'yyyy-MM-dd' string literal
-    return {a, b} == {DATE, STR} and right.kind == "lit"
+    if {a, b} == {DATE, STR} and right.kind == "lit":
+        _date_literal(right)
+        return True
+    return False
+
+
+def _date_literal(n: Node) -> None:
+    """A string compared with a date must be a date: anything else ('yesterday') would become null and the
+    comparison false for everyone, or fail under ANSI mode."""
+    try:
+        date.fromisoformat(n.value)
+        ok = len(n.value) == 10
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise RuleError(f"{n.text} is compared with a date but is not one: write dates as 'yyyy-MM-dd'", part=n.text)
 
 
 class Checker:
@@ -137,6 +153,9 @@ class Checker:
             if hit is None:
                 raise RuleError(f"unknown column {n.value!r}", part=n.text)
             n.value = hit[0]
+            if hit[1] == IDENTIFIER:
+                raise RuleError(f"column {n.value!r} identifies one customer: conditions select groups, they "
+                                f"cannot single anyone out", part=n.text)
             if hit[1] not in (NUM, STR, DATE, BOOL):
                 raise RuleError(f"column {n.value!r} is a {hit[1]} and cannot be used in a condition", part=n.text)
             return hit[1]

@@ -42,9 +42,15 @@ class LintReport:
     subscribers: int | None = None
     unmatched: int | None = None
     files: list[str] = field(default_factory=list)
+    min_count: int = 1          # counts from 1 up to this minus one are shown as "< min_count"
 
     def of(self, kind: str) -> list[Finding]:
         return [f for f in self.findings if f.kind == kind]
+
+    def shown(self, n: int | None) -> int | str | None:
+        """A count as lint shows it: below ``min_count`` (rules.lint_min_count) only "< k", so that a
+        narrow condition cannot tell a planner about the one or two people it matches."""
+        return f"< {self.min_count}" if n and n < self.min_count else n
 
 
 # -- interval analysis of conjunctions ------------------------------------------------------------------------
@@ -228,7 +234,9 @@ def render_table(report: LintReport) -> str:
     if report.rule_counts:
         lines += ["", f"{'matrix':<14} {'rule':<48} {'prec':>5} {'subscribers':>12}", "-" * 82]
         for c in report.rule_counts:
-            lines.append(f"{c['matrix']:<14} {c['rule_id']:<48} {c['precedence']:>5} {c['subscribers']:>12,}")
+            n = report.shown(c["subscribers"])
+            lines.append(f"{c['matrix']:<14} {c['rule_id']:<48} {c['precedence']:>5} "
+                         f"{n if isinstance(n, str) else format(n, ','):>12}")
     if report.subscribers is not None:
         lines += ["", f"subscribers: {report.subscribers:,}  matched by no matrix rule: {report.unmatched:,}"]
     if not report.findings:
@@ -252,20 +260,26 @@ def write_outputs(report: LintReport, out_dir: str | Path, stem: str = "lint") -
         with p.open("w", newline="", encoding="utf-8") as fh:
             w = csv.DictWriter(fh, fieldnames=["matrix", "rule_id", "precedence", "subscribers"])
             w.writeheader()
-            w.writerows(report.rule_counts)
+            w.writerows({**c, "subscribers": report.shown(c["subscribers"])} for c in report.rule_counts)
         files.append(str(p))
     if report.cells:
         p = out / f"{stem}_cells.csv"
         with p.open("w", newline="", encoding="utf-8") as fh:
             w = csv.DictWriter(fh, fieldnames=list(report.cells[0]))
             w.writeheader()
-            w.writerows(report.cells)
+            w.writerows(shown_cell(report, c) for c in report.cells)
         files.append(str(p))
         p = out / f"{stem}_heatmap.html"
         p.write_text(heatmap_html(report), encoding="utf-8")
         files.append(str(p))
     report.files = files
     return files
+
+
+def shown_cell(report: LintReport, cell: dict) -> dict:
+    """A heat-map cell with its counts as lint shows them (``LintReport.shown``)."""
+    return {k: report.shown(v) if k == "subscribers" or k == "unmatched" or k.startswith("matched_") else v
+            for k, v in cell.items()}
 
 
 def heatmap_html(report: LintReport) -> str:
@@ -286,9 +300,12 @@ def heatmap_html(report: LintReport) -> str:
                 cells.append("<td class='empty'>-</td>")
                 continue
             n, un = cell["subscribers"], cell["unmatched"] or 0
+            if report.shown(n) != n:      # too few to show, or to colour by (a share of 1 or 2 people)
+                cells.append(f"<td class='empty'>{html.escape(str(report.shown(n)))}</td>")
+                continue
             share = (n - un) / n if n else 0
             colour = f"hsl({int(120 * share)}, 70%, {90 - int(35 * share)}%)"
-            detail = ", ".join(f"{k[8:]} {v}" for k, v in cell.items() if k.startswith("matched_"))
+            detail = ", ".join(f"{k[8:]} {report.shown(v)}" for k, v in cell.items() if k.startswith("matched_"))
             cells.append(f"<td style='background:{colour}' title='{html.escape(detail)}'>"
                          f"<b>{n:,}</b><br>{share:.0%} matched</td>")
         body.append(f"<tr><th>{html.escape(t)}</th>{''.join(cells)}</tr>")
@@ -316,7 +333,8 @@ def lint(conf, spark=None, state=None, month: str | None = None, paths=None) -> 
     ruleset, catalogue = load_ruleset(paths or Paths.from_conf(conf), conf.get("rules.params"), collector)
     kinds = kinds_of(state.schema) if state is not None else static_kinds(conf)
     nodes = check(ruleset, kinds, collector)
-    report = LintReport(lint_rules(ruleset, nodes, collector, catalogue, month))
+    report = LintReport(lint_rules(ruleset, nodes, collector, catalogue, month),
+                        min_count=int(conf.get("rules.lint_min_count")))
     if spark is not None and state is not None:
         from inlife.rules.derived import add_derived
 

@@ -2,6 +2,8 @@
 checks the tree; inlife.rules.translate turns it into Spark columns)."""
 from __future__ import annotations
 
+import math
+
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -10,6 +12,7 @@ from typing import Any
 from inlife.errors import ConfigError
 
 NUM, STR, DATE, BOOL, NULL = "number", "string", "date", "boolean", "null"
+IDENTIFIER = "identifier"     # a column naming one customer (subscriber_id, msisdn): no condition may use it
 
 
 class RuleError(ConfigError):
@@ -135,6 +138,14 @@ class Node:
             yield from a.walk()
 
 
+def finite(v: int | float, what: str, part: str) -> int | float:
+    """``v`` when it is a finite number. NaN would match everyone (Spark orders it above every number) and
+    an infinity no one, silently."""
+    if isinstance(v, float) and not math.isfinite(v):
+        raise RuleError(f"{what} is {v!r}: a condition compares with finite numbers only", part=part)
+    return v
+
+
 class Parser:
     """A Pratt parser over the tokens. ``params`` replace ``$name`` with literals."""
 
@@ -202,7 +213,7 @@ class Parser:
     def nud(self, t: Token) -> Node:
         if t.kind == "num":
             v = float(t.value) if any(c in t.value for c in ".eE") else int(t.value)
-            return Node("lit", t.value, v, type=NUM)
+            return Node("lit", t.value, finite(v, f"the number {t.value}", t.value), type=NUM)
         if t.kind == "str":
             q = t.value[0]
             return Node("lit", t.value, t.value[1:-1].replace(q + q, q), type=STR)
@@ -214,6 +225,8 @@ class Parser:
             v = self.params[name]
             if isinstance(v, bool) or not isinstance(v, (int, float, str)):
                 raise RuleError(f"parameter ${name} must be a number or a string, got {v!r}", part=t.value)
+            if not isinstance(v, str):
+                finite(v, f"parameter ${name}", t.value)
             return Node("lit", t.value, v, type=STR if isinstance(v, str) else NUM)
         if t.kind == "kw":
             if t.value in ("true", "false"):

@@ -23,15 +23,17 @@ def to_column(node: Node, tags_col: str = "tags"):
             return go(n.args[0]) | go(n.args[1])
         if k == "not":
             return ~go(n.args[0])
+        # Arithmetic cannot fail a run: an overflow (tenure_months * 2147483647 * 4) or a division by
+        # zero is null, as a missing value is, where ANSI mode would raise.
         if k == "neg":
-            return -go(n.args[0])
+            return F.try_subtract(F.lit(0), go(n.args[0]))
         if k == "arith":
             a, b = go(n.args[0]), go(n.args[1])
             if n.value == "/":
                 return F.try_divide(a, b)
             if n.value == "%":
-                return F.when(b != 0, a % b)
-            return {"+": a + b, "-": a - b, "*": a * b}[n.value]
+                return F.try_mod(a, b)
+            return {"+": F.try_add, "-": F.try_subtract, "*": F.try_multiply}[n.value](a, b)
         if k == "cmp":
             a, b = (_cast_pair(n.args[0], n.args[1], go))
             op = n.value
