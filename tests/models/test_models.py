@@ -202,3 +202,38 @@ def test_spec_naming_a_missing_column_fails_before_training(story, spark):
     code, _ = run_cli(conf, "train", "--model", "m_broken")
     assert code == 1
     Path(path).unlink()
+
+
+def test_a_version_whose_files_changed_or_that_carries_code_is_not_loaded(story):
+    """Registration recorded the model files' digest: a changed file, or a code/ folder (which MLflow would
+    put on sys.path), stops the load naming the version; the intact files load again. Who promoted and who
+    rolled back is on the versions."""
+    import getpass
+
+    conf = story["conf"]
+    c = client(conf)
+    v1 = c.get_model_version(NAME, "1")
+    assert len(v1.tags[registry.ARTIFACT_TAG]) == 64 and v1.tags["registered_by"] == getpass.getuser()
+    assert c.get_model_version(NAME, "3").tags["promoted_by"] == getpass.getuser()       # by the rollback test
+    assert c.get_model_version(NAME, "3").tags["rolled_back_by"] == getpass.getuser()
+    model = Path(c.get_run(v1.run_id).info.artifact_uri) / "model"
+    example = model / "input_example.json"
+    original = example.read_bytes()
+    try:
+        registry._LOADED.clear()
+        example.write_bytes(original + b" ")
+        with pytest.raises(registry.RegistryError, match=rf"model {NAME} version 1: its files changed since "
+                                                         r"registration \(artifact_sha256 [0-9a-f]{12}\.\.\., now"):
+            registry.load_version(conf, NAME, "1")
+        example.write_bytes(original)
+        (model / "code").mkdir()
+        (model / "code" / "evil.py").write_text("raise SystemExit('ran')\n", encoding="utf-8")
+        with pytest.raises(registry.RegistryError, match=rf"model {NAME} version 1: the artifacts hold code"):
+            registry.load_version(conf, NAME, "1")
+    finally:
+        example.write_bytes(original)
+        for p in sorted((model / "code").glob("*"), reverse=True):
+            p.unlink()
+        if (model / "code").exists():
+            (model / "code").rmdir()
+    assert registry.load_version(conf, NAME, "1").stages        # intact again: a PipelineModel

@@ -9,13 +9,20 @@ Registry conventions (aliases, never the deprecated stages):
 - the alias ``champion`` marks the version that scores; the first version becomes champion;
 - the registered-model tag ``champion_history`` is the JSON list of champion versions, oldest first, the
   last being the current one; ``promote`` appends, ``rollback`` drops the last and moves ``champion`` back
-  to the one before it (tags ``promoted_at`` / ``rolled_back_at`` on the versions record when).
+  to the one before it (tags ``promoted_at`` / ``promoted_by`` / ``rolled_back_at`` / ``rolled_back_by``
+  on the versions record when and who).
+
+A model's artifacts are code to whoever loads them (MLflow puts a model's ``code/`` folder on
+``sys.path``): registration records a digest of the model's files (tag ``artifact_sha256``), a model with
+a ``code`` entry is refused, and a version is loaded only from a copy whose digest matches.
 """
 from __future__ import annotations
 
+import atexit
 import json
 import math
 import os
+import shutil
 import time
 from collections import OrderedDict
 from pathlib import Path
@@ -28,6 +35,7 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 HISTORY_TAG = "champion_history"
 HISTORY_KEEP = 100
+ARTIFACT_TAG = "artifact_sha256"
 
 
 class RegistryError(InlifeError):
@@ -136,6 +144,7 @@ def promote(c, name: str, version: str | int, reason: str = "by hand") -> dict[s
         hist.append(version)
     _set_history(c, name, hist)
     c.set_model_version_tag(name, version, "promoted_at", time.strftime("%Y-%m-%dT%H:%M:%S"))
+    c.set_model_version_tag(name, version, "promoted_by", who())
     c.set_model_version_tag(name, version, "promotion_reason", reason[:4000])
     return {"model": name, "champion": version, "previous": str(previous.version) if previous else None,
             "history": hist}
@@ -165,6 +174,7 @@ def rollback(c, name: str) -> dict[str, Any]:
     c.set_registered_model_alias(name, CHAMPION, target)
     _set_history(c, name, hist)
     c.set_model_version_tag(name, dropped, "rolled_back_at", time.strftime("%Y-%m-%dT%H:%M:%S"))
+    c.set_model_version_tag(name, dropped, "rolled_back_by", who())
     return {"model": name, "champion": target, "rolled_back": dropped, "history": hist}
 
 
@@ -228,12 +238,82 @@ def remember(conf: Config, name: str, version: str | int, model) -> None:
 
 
 def load_version(conf: Config, name: str, version: str | int):
-    """The PipelineModel of ``models:/name/version``."""
+    """The PipelineModel of ``models:/name/version``, loaded from a local copy whose files match the digest
+    recorded at registration."""
+    import tempfile
+
     import mlflow.spark
 
     key = (uris(conf)["registry_uri"], name, str(version))
     if key not in _LOADED:
         setup(conf)
-        remember(conf, name, version, mlflow.spark.load_model(f"models:/{name}/{version}",
-                                                              dfs_tmpdir=conf.get("mlflow.dfs_tmpdir")))
+        recorded = _require_version(client(conf), name, str(version)).tags.get(ARTIFACT_TAG)
+        # Spark reads a pipeline's stages lazily, from the checked copy: it stays until the process ends
+        tmp = Path(tempfile.mkdtemp(prefix="inlife-model-"))
+        atexit.register(shutil.rmtree, tmp, True)
+        local = download(name, version, tmp)
+        what = f"model {name} version {version}"
+        digest = artifact_digest(local, what)
+        if recorded is None:
+            raise RegistryError(f"{what}: no {ARTIFACT_TAG} tag was recorded at registration: not loaded")
+        if digest != recorded:
+            raise RegistryError(f"{what}: its files changed since registration ({ARTIFACT_TAG} {recorded[:12]}..., "
+                                f"now {digest[:12]}...): not loaded")
+        remember(conf, name, version, mlflow.spark.load_model(str(local), dfs_tmpdir=conf.get("mlflow.dfs_tmpdir")))
     return _LOADED[key]
+
+
+def download(name: str, version: str | int, into: Path) -> Path:
+    """A local copy of the files the registry serves for ``models:/name/version`` (MLflow adds its own
+    ``registered_model_meta`` to them: what is digested at registration is this copy, as it is loaded)."""
+    import mlflow.artifacts
+
+    return Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}", dst_path=str(into)))
+
+
+def record_digest(c, name: str, version: str) -> str:
+    """Digest the registered version's files as the registry serves them (refusing a ``code`` entry) and
+    record it on the version (tag ``artifact_sha256``), with who registered it."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        digest = artifact_digest(download(name, version, Path(tmp)), f"model {name} version {version}")
+    c.set_model_version_tag(name, version, ARTIFACT_TAG, digest)
+    c.set_model_version_tag(name, version, "registered_by", who())
+    return digest
+
+
+def who() -> str:
+    """The operating-system user a registry change is recorded under."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
+
+
+def tree_digest(folder: Path) -> str:
+    """SHA-256 over a model folder: every file's path (relative, in order) and the SHA-256 of its bytes."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for p in sorted((p for p in folder.rglob("*") if p.is_file()), key=lambda p: p.relative_to(folder).as_posix()):
+        f = hashlib.sha256()
+        with p.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                f.update(block)
+        h.update(p.relative_to(folder).as_posix().encode() + b"\0" + f.digest())
+    return h.hexdigest()
+
+
+def artifact_digest(folder: Path, what: str) -> str:
+    """The folder's ``tree_digest``, after refusing a ``code`` entry (a folder, or a flavour's ``code`` in
+    MLmodel): code a model carries would run in whatever process loads it."""
+    import yaml
+
+    mlmodel = folder / "MLmodel"
+    flavors = (yaml.safe_load(mlmodel.read_text(encoding="utf-8")) or {}).get("flavors", {}) if mlmodel.exists() else {}
+    if (folder / "code").exists() or any(isinstance(f, dict) and f.get("code") for f in flavors.values()):
+        raise RegistryError(f"{what}: the artifacts hold code (a 'code' entry), which loading would run; refused")
+    return tree_digest(folder)
