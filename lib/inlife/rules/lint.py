@@ -238,7 +238,9 @@ def render_table(report: LintReport) -> str:
             lines.append(f"{c['matrix']:<14} {c['rule_id']:<48} {c['precedence']:>5} "
                          f"{n if isinstance(n, str) else format(n, ','):>12}")
     if report.subscribers is not None:
-        lines += ["", f"subscribers: {report.subscribers:,}  matched by no matrix rule: {report.unmatched:,}"]
+        unmatched = report.shown(report.unmatched)
+        lines += ["", f"subscribers: {report.subscribers:,}  matched by no matrix rule: "
+                      f"{unmatched if isinstance(unmatched, str) else format(unmatched, ',')}"]
     if not report.findings:
         lines.insert(2, "(no findings)")
     return "\n".join(lines)
