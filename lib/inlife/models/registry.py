@@ -307,13 +307,18 @@ def tree_digest(folder: Path) -> str:
     return h.hexdigest()
 
 
-def artifact_digest(folder: Path, what: str) -> str:
-    """The folder's ``tree_digest``, after refusing a ``code`` entry (a folder, or a flavour's ``code`` in
-    MLmodel): code a model carries would run in whatever process loads it."""
+def refuse_code(folder: Path, what: str) -> None:
+    """Refuse a model folder with a ``code`` entry (a folder, or a flavour's ``code`` in MLmodel): code a
+    model carries would run in whatever process loads it."""
     import yaml
 
     mlmodel = folder / "MLmodel"
     flavors = (yaml.safe_load(mlmodel.read_text(encoding="utf-8")) or {}).get("flavors", {}) if mlmodel.exists() else {}
     if (folder / "code").exists() or any(isinstance(f, dict) and f.get("code") for f in flavors.values()):
         raise RegistryError(f"{what}: the artifacts hold code (a 'code' entry), which loading would run; refused")
+
+
+def artifact_digest(folder: Path, what: str) -> str:
+    """The folder's ``tree_digest``, once ``refuse_code`` lets it pass."""
+    refuse_code(folder, what)
     return tree_digest(folder)

@@ -238,7 +238,7 @@ def _register(conf: Config, t: _Training, fitted, client, run) -> str:
                                     input_example=sample.toPandas(),
                                     pip_requirements=[f"pyspark=={pyspark.__version__}"],
                                     dfs_tmpdir=conf.get("mlflow.dfs_tmpdir"))
-            registry.artifact_digest(local, f"model {name}")      # no code entry: refused before logging
+            registry.refuse_code(local, f"model {name}")        # before anything is logged
             mlflow.log_artifacts(str(local), "model")
         version = str(mlflow.register_model(f"runs:/{run.info.run_id}/model", name).version)
         registry.record_digest(client, name, version)

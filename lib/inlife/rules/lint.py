@@ -280,7 +280,7 @@ def write_outputs(report: LintReport, out_dir: str | Path, stem: str = "lint") -
 
 def shown_cell(report: LintReport, cell: dict) -> dict:
     """A heat-map cell with its counts as lint shows them (``LintReport.shown``)."""
-    return {k: report.shown(v) if k == "subscribers" or k == "unmatched" or k.startswith("matched_") else v
+    return {k: report.shown(v) if k in ("subscribers", "unmatched") or k.startswith("matched_") else v
             for k, v in cell.items()}
 
 
