@@ -86,8 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         started = time.time()
         if hasattr(module, "run"):
             from inlife.session import build_session
+            from inlife.tables.runs import recorded
             spark = build_session(conf, app_name=f"inlife-{job_name}", verbose=args.verbose)
-            result = module.run(spark, conf, **kwargs)
+            with recorded(spark, conf, job_name, kwargs):
+                result = module.run(spark, conf, **kwargs)
         else:
             result = module.main(conf, **kwargs)
         if conf.get("run.progress"):

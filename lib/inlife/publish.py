@@ -32,7 +32,7 @@ from inlife.config import Config
 from inlife.progress import stage
 from inlife.quality import QualityError, Validator
 from inlife.session import CACHE, release_shuffle_files
-from inlife.tables import OVERWRITE_PARTITIONS, CommitResult, StagedWrite, Tables
+from inlife.tables import OVERWRITE_PARTITIONS, StagedWrite, Tables
 from inlife.tables.catalogue import declared
 
 
@@ -132,22 +132,15 @@ class Publication:
 
     def commit(self) -> list[Published]:
         self._wait()
-        # commit in the order the tables were added, whatever order their builds finished in
+        # commit in the order the tables were added, whatever order their builds finished in: all or none
+        # (a failing commit or a crash between two: see Tables.commit)
         self._staged.sort(key=lambda s: s[0])
-        committed: list[tuple[StagedWrite, CommitResult]] = []
-        try:
-            while self._staged:
-                _, staged, info = self._staged.pop(0)
-                result: CommitResult = staged.commit()
-                committed.append((staged, result))
-                info.version = result.version
-                info.rows = result.rows if result.rows is not None else info.rows
-                self.results.append(info)
-        except BaseException:
-            # a commit failed after others went through (delta-spark writes its files at commit, so a
-            # failing executor or a conflict can come this late): restore those, all or nothing
-            self.tables.roll_back(committed)
-            raise
+        results = self.tables.commit([staged for _, staged, _ in self._staged])
+        for (_, _, info), result in zip(self._staged, results):
+            info.version = result.version
+            info.rows = result.rows if result.rows is not None else info.rows
+            self.results.append(info)
+        self._staged = []
         return self.results
 
     def abort(self) -> None:

@@ -285,12 +285,8 @@ class Ingestion:
                 if len(groups) > 1:
                     release_shuffle_files(self.spark)
             raw_parts, q_parts = [self.tables.combine(raw_parts)], [self.tables.combine(q_parts)]
-            raw_commit = raw_parts[0].commit()
-            try:
-                q_commit = q_parts[0].commit()
-            except BaseException:
-                self.tables.roll_back([(raw_parts[0], raw_commit)])   # raw and quarantine change together
-                raise
+            # raw and quarantine change together
+            raw_commit, q_commit = self.tables.commit([raw_parts[0], q_parts[0]])
             report.raw_version, report.quarantine_version = raw_commit.version, q_commit.version
         finally:
             for s in raw_parts + q_parts:

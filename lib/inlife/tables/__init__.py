@@ -32,6 +32,7 @@ from inlife.config import Config, resolve_path
 from inlife.errors import TableError
 from inlife.tables.base import (APPEND, MODES, OVERWRITE, OVERWRITE_PARTITIONS, Between, CommitResult, Engine,
                                 StagedWrite, sql_string)
+from inlife.tables import runs
 from inlife.tables.catalogue import declared
 from inlife.tables.schemas import nullable, reconcile
 
@@ -160,17 +161,17 @@ class Tables:
     # -- writes ---------------------------------------------------------------------------------------
     def append(self, name: str, df: DataFrame, partition_by: Sequence[str] | None = None,
                evolve: bool = False) -> CommitResult:
-        return self.stage(name, df, APPEND, partition_by, evolve).commit()
+        return self.commit([self.stage(name, df, APPEND, partition_by, evolve)])[0]
 
     def overwrite(self, name: str, df: DataFrame, partition_by: Sequence[str] | None = None,
                   evolve: bool = False) -> CommitResult:
         """Replace the whole table's content (its history stays)."""
-        return self.stage(name, df, OVERWRITE, partition_by, evolve).commit()
+        return self.commit([self.stage(name, df, OVERWRITE, partition_by, evolve)])[0]
 
     def overwrite_partitions(self, name: str, df: DataFrame, partition_by: Sequence[str] | None = None,
                              evolve: bool = False) -> CommitResult:
         """Replace exactly the partitions present in ``df``; every other partition is untouched."""
-        return self.stage(name, df, OVERWRITE_PARTITIONS, partition_by, evolve).commit()
+        return self.commit([self.stage(name, df, OVERWRITE_PARTITIONS, partition_by, evolve)])[0]
 
     def stage(self, name: str, df: DataFrame, mode: str, partition_by: Sequence[str] | None = None,
               evolve: bool = False) -> StagedWrite:
@@ -207,6 +208,12 @@ class Tables:
         staged = self.engine.stage(path, name, df, mode, schema, parts, create)
         self._register_after(staged, name)
         return staged
+
+    def commit(self, staged: list[StagedWrite]) -> list[CommitResult]:
+        """Commit staged writes of different tables together, in order: all, or none. A commit that fails
+        restores the tables committed before it; a process killed between two commits leaves a journal from
+        which the next run restores them (``inlife.tables.runs``). Each commit is recorded in the run."""
+        return runs.commit_group(self, staged)
 
     def combine(self, parts: list[StagedWrite]) -> StagedWrite:
         """Staged writes of one table (same mode, staged before any of them committed) as one: committing it

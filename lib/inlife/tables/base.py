@@ -1,6 +1,7 @@
 """What an engine must provide. Paths here are table locations; logical names live in the facade."""
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,9 @@ class StagedWrite(ABC):
 
     table: str
     read_version: int | None
+    # the commit group (``Tables.commit``) this write belongs to, written into its commit so that the group's
+    # commits can be told apart from other writers' after a crash
+    group: str | None = None
 
     def on_finish(self, release: Callable[[], None]) -> None:
         """Call ``release`` once this write has committed or aborted: an engine that writes at commit reads
@@ -112,8 +116,24 @@ class Engine(ABC):
         """Set Delta table properties and add CHECK constraints (a commit each; existing rows must pass)."""
 
     @abstractmethod
+    def commit_group(self, path: str, version: int) -> str | None:
+        """The commit group whose write made ``version`` of the table (None: not one of a group's)."""
+
+    @abstractmethod
     def restore(self, path: str, version: int) -> int:
         """Make ``version``'s content the table's newest version (a new commit; history keeps the rest)."""
+
+
+GROUP_KEY = "inlife.group"        # the commit's metadata key (delta-rs) or tag word (delta-spark)
+_GROUP_IN_TAG = re.compile(r"\b" + re.escape(GROUP_KEY) + r"=([0-9a-f]+)\b")
+
+
+def group_of(commit_info: dict[str, Any]) -> str | None:
+    """The commit group recorded in a log entry's ``commitInfo`` by either engine."""
+    if commit_info.get(GROUP_KEY):
+        return str(commit_info[GROUP_KEY])
+    found = _GROUP_IN_TAG.search(str(commit_info.get("userMetadata") or ""))
+    return found.group(1) if found else None
 
 
 def sql_string(text: str) -> str:

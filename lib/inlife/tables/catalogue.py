@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from inlife.tables.base import OVERWRITE, OVERWRITE_PARTITIONS
+from inlife.tables.base import APPEND, OVERWRITE, OVERWRITE_PARTITIONS
 
 DOC = Path("docs") / "TABLES.md"     # in the project folder (Config.project_root)
 
@@ -142,6 +142,10 @@ UPLIFT_CURVE = declare("evaluation.uplift_curve", "uplift and Qini at the top k 
                        MONTH, "inlife.evaluation.build.build_evaluation")
 RULE_PRECISION = declare("evaluation.rule_precision", "each tag's next-month churn precision", MONTH,
                          "inlife.evaluation.build.build_evaluation")
+
+# -- ops ------------------------------------------------------------------------------------------------
+RUNS = declare("ops.runs", "every job run: parameters, start and end, status, the table versions it committed",
+               (), "inlife.tables.runs.recorded", mode=APPEND, validated=False)
 
 # -- smoke: the deployment check's own table ------------------------------------------------------------
 SMOKE_EVENTS = declare("smoke.events", "rows the smoke job writes and reads back on a new cluster", MONTH,

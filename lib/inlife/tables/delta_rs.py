@@ -89,6 +89,11 @@ class DeltaRsEngine(base.Engine):
     def version(self, path: str) -> int:
         return self._table(path, path).version()
 
+    def commit_group(self, path: str, version: int) -> str | None:
+        text = self.fs.read_text(f"{path.rstrip('/')}/_delta_log/{version:020d}.json")
+        actions = [json.loads(line) for line in text.splitlines() if line.strip()]
+        return base.group_of(next((a["commitInfo"] for a in actions if "commitInfo" in a), {}))
+
     def history(self, path: str, limit: int | None) -> list[dict[str, Any]]:
         out = []
         for h in self._table(path, path).history(limit):

@@ -76,8 +76,10 @@ class RsStagedWrite(StagedWrite):
                 adds.append(AddAction(rel, size, partition_values(rel, self.partition_by),
                                       mtime, True, stats))
             delta_schema = spark_schema_to_delta(self.schema)
-            props = CommitProperties(custom_metadata={"inlife.table": self.table, "inlife.mode": self.mode,
-                                                      "inlife.staging": self.staging_id})
+            metadata = {"inlife.table": self.table, "inlife.mode": self.mode, "inlife.staging": self.staging_id}
+            if self.group:
+                metadata[base.GROUP_KEY] = self.group
+            props = CommitProperties(custom_metadata=metadata)
             if self.create:
                 create_table_with_add_actions(local_uri(self.path), delta_schema, adds, mode="error",
                                               partition_by=self.partition_by or None, name=self.table,

@@ -143,6 +143,10 @@ class DeltaSparkEngine(base.Engine):
             out.append([json.loads(line) for line in text.splitlines() if line.strip()])
         return out
 
+    def commit_group(self, path: str, version: int) -> str | None:
+        [actions] = self.commits(path, version, version)
+        return base.group_of(next((a["commitInfo"] for a in actions if "commitInfo" in a), {}))
+
     def set_rules(self, path, label, properties, constraints) -> None:
         target = f"delta.`{path.replace('`', '``')}`"
         if properties:
@@ -184,6 +188,8 @@ class _SparkStagedWrite(StagedWrite):
             for hook in base.BEFORE_COMMIT_HOOKS:
                 hook(self.table)
             tag = f"inlife {self.table} {self.mode} {uuid.uuid4().hex}"
+            if self.group:
+                tag += f" {base.GROUP_KEY}={self.group}"
             try:
                 self._writer(tag).save(self.path)
             except Exception as exc:  # py4j wraps io.delta.exceptions.Concurrent*Exception

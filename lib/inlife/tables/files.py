@@ -81,6 +81,60 @@ class HadoopFiles:
     def delete(self, path: str, recursive: bool = True) -> None:
         self.fs(path).delete(self._p(path), recursive)
 
+    def read_text(self, path: str) -> str:
+        if is_local(path):
+            with open(local_uri(path), encoding="utf-8") as f:
+                return f.read()
+        stream = self.fs(path).open(self._p(path))
+        try:
+            return self.jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
+        finally:
+            stream.close()
+
+    def write_text(self, path: str, text: str) -> None:
+        """Replace ``path``'s content as a whole: written beside it, then renamed over it, so a reader (or a
+        process killed half-way) never sees half a file."""
+        tmp = f"{path}.tmp-{os.getpid()}"
+        if is_local(path):
+            os.makedirs(os.path.dirname(local_uri(path)), exist_ok=True)
+            with open(local_uri(tmp), "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(local_uri(tmp), local_uri(path))
+            return
+        fs = self.fs(path)
+        out = fs.create(self._p(tmp), True)
+        try:
+            out.write(bytearray(text.encode("utf-8")))
+        finally:
+            out.close()
+        fs.delete(self._p(path), False)
+        if not fs.rename(self._p(tmp), self._p(path)):
+            raise TableError(f"could not write {path}")
+
+    def list_names(self, path: str, suffix: str) -> list[str]:
+        """The names of the files directly in folder ``path`` that end in ``suffix``, sorted."""
+        if is_local(path):
+            local = local_uri(path)
+            return sorted(n for n in os.listdir(local) if n.endswith(suffix)) if os.path.isdir(local) else []
+        p = self._p(path)
+        fs = p.getFileSystem(self.hconf)
+        if not fs.exists(p):
+            return []
+        return sorted(st.getPath().getName() for st in fs.listStatus(p)
+                      if st.isFile() and st.getPath().getName().endswith(suffix))
+
+    def remove(self, path: str) -> None:
+        """Delete one file; gone already is fine."""
+        if is_local(path):
+            try:
+                os.remove(local_uri(path))
+            except FileNotFoundError:
+                pass
+            return
+        self.fs(path).delete(self._p(path), False)
+
     def list_dirs(self, path: str) -> list[tuple[str, int]]:
         p = self._p(path)
         fs = p.getFileSystem(self.hconf)
