@@ -169,3 +169,21 @@ def test_vas_monthly_subscription_silence_and_fluctuation(spark):
          0, 0, 0, 0, 0.0, 0.0, 0, 0, 0.0, None),
     ]
     assertDataFrameEqual(got, frame_of(spark, got, rows))
+
+
+def test_money_sums_do_not_depend_on_the_order_of_rows(spark):
+    """Doubles summed in another order differ in their last bits ((0.1 + 0.2) + 0.3 is 0.6000000000000001,
+    0.1 + (0.2 + 0.3) is 0.6): amounts are summed in whole fen, so a rerun that reads its rows in another order
+    (another file layout) gives the same bits."""
+    from pyspark.sql import functions as F
+
+    from inlife.intermediate.common import money_avg, money_sum
+
+    rows = [(1, 0.1), (1, 0.2), (1, 0.3)]
+    expected = spark.createDataFrame([(1, 0.6, 0.2)], "id long, total double, mean double")
+    for order in (rows, rows[::-1]):
+        got = (spark.createDataFrame(order, "id long, amount double").coalesce(1).groupBy("id")
+               .agg(money_sum("amount").alias("total"), money_avg("amount").alias("mean")))
+        assertDataFrameEqual(got, expected, rtol=0, atol=0)
+    assert sum(x for _, x in rows) != sum(x for _, x in rows[::-1])   # the trap is real
+    assert spark.range(1).select(money_avg(F.lit(None).cast("double")).alias("m")).first().m is None

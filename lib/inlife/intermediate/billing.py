@@ -8,7 +8,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from inlife.intermediate.common import safe_div
+from inlife.intermediate.common import money_sum, safe_div
 
 BILLING_COLUMNS = ["arpu", "rental_charge", "voice_charge_billed", "sms_charge", "data_charge", "vas_charge",
                    "discount", "arrears", "net_revenue", "return_rate", "has_arrears"]
@@ -18,10 +18,10 @@ def billing_monthly(billing: DataFrame, month: str) -> DataFrame:
     """Per (subscriber_id, month) from raw.billing rows of bill_month == month."""
     b = billing.where(F.col("bill_month") == month)
     out = (b.groupBy("subscriber_id").agg(
-        F.sum("total_charge").alias("arpu"), F.sum("rental_charge").alias("rental_charge"),
-        F.sum("voice_charge").alias("voice_charge_billed"), F.sum("sms_charge").alias("sms_charge"),
-        F.sum("data_charge").alias("data_charge"), F.sum("vas_charge").alias("vas_charge"),
-        F.sum("discount").alias("discount"), F.sum("arrears").alias("arrears"))
+        money_sum("total_charge").alias("arpu"), money_sum("rental_charge").alias("rental_charge"),
+        money_sum("voice_charge").alias("voice_charge_billed"), money_sum("sms_charge").alias("sms_charge"),
+        money_sum("data_charge").alias("data_charge"), money_sum("vas_charge").alias("vas_charge"),
+        money_sum("discount").alias("discount"), money_sum("arrears").alias("arrears"))
         .withColumn("month", F.lit(month))
         .withColumn("net_revenue", F.col("arpu") - F.col("discount"))
         # (greatest/least skip nulls, so the unknown case is kept explicitly)

@@ -21,6 +21,26 @@ def safe_div(num: Column, den: Column) -> Column:
     return F.when(den.isNull() | (den == 0), F.lit(None)).otherwise(num / den)
 
 
+FEN_PER_YUAN = 100
+
+
+def _fen(amount: Column | str) -> Column:
+    col = F.col(amount) if isinstance(amount, str) else amount
+    return F.round(col * FEN_PER_YUAN).cast("long")
+
+
+def money_sum(amount: Column | str) -> Column:
+    """The sum of an amount in yuan, counted in whole fen: the same in any order of rows. Doubles summed
+    in another order (another file layout after a rerun) differ in their last bits."""
+    return F.sum(_fen(amount)) / float(FEN_PER_YUAN)
+
+
+def money_avg(amount: Column | str) -> Column:
+    """The mean of an amount in yuan, from whole fen (null where no row has one)."""
+    fen = _fen(amount)
+    return F.try_divide(F.sum(fen), F.count(fen)) / float(FEN_PER_YUAN)
+
+
 def days_mask(day_of_month: Column) -> Column:
     """Bit ``day`` set: OR these per subscriber and count bits for active days (far cheaper than countDistinct)."""
     # F.shiftleft takes a constant shift only; the SQL function takes a column.

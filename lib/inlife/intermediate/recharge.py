@@ -8,7 +8,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from inlife.intermediate.common import in_month
+from inlife.intermediate.common import in_month, money_avg, money_sum
 from inlife.months import month_end
 
 RECHARGE_COLUMNS = ["recharge_count", "recharge_amount", "last_recharge_date", "days_since_recharge",
@@ -22,11 +22,11 @@ def recharge_monthly(recharges: DataFrame, balances: DataFrame, month: str, low_
     previous: last month's recharge_monthly (for last_recharge_date), or None."""
     end = month_end(month)
     r = (recharges.where(in_month("recharge_time", month)).groupBy("subscriber_id")
-         .agg(F.count(F.lit(1)).alias("recharge_count"), F.sum("amount").alias("recharge_amount"),
+         .agg(F.count(F.lit(1)).alias("recharge_count"), money_sum("amount").alias("recharge_amount"),
               F.max(F.to_date("recharge_time")).alias("_last_this")))
     bal = (balances.where(in_month("balance_date", month)).groupBy("subscriber_id")
            .agg(F.max_by("balance", "balance_date").alias("month_end_balance"),
-                F.min("balance").alias("min_balance"), F.avg("balance").alias("avg_balance"),
+                F.min("balance").alias("min_balance"), money_avg("balance").alias("avg_balance"),
                 F.sum((F.col("balance") < low_balance).cast("int")).alias("low_balance_days")))
     out = r.join(bal, "subscriber_id", "full")
     if previous is not None:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from inlife.intermediate.common import active_days, days_mask, in_month, safe_div
+from inlife.intermediate.common import active_days, days_mask, in_month, money_sum, safe_div
 
 MESSAGING_COLUMNS = ["sms_mo_count", "sms_mt_count", "mms_mo_count", "mms_mt_count", "messaging_charge",
                      "data_volume_mb", "data_sessions", "data_active_days", "data_charge_usage",
@@ -59,11 +59,11 @@ def vas_monthly(usage: DataFrame, orders: DataFrame, messaging: DataFrame, month
         F.sum(F.when(t == "SMS_MT", F.col("item_count")).otherwise(0)).alias("sms_mt_count"),
         F.sum(F.when(t == "MMS_MO", F.col("item_count")).otherwise(0)).alias("mms_mo_count"),
         F.sum(F.when(t == "MMS_MT", F.col("item_count")).otherwise(0)).alias("mms_mt_count"),
-        F.sum(F.when(t != "DATA", F.col("charge")).otherwise(0.0)).alias("messaging_charge"),
+        money_sum(F.when(t != "DATA", F.col("charge")).otherwise(0.0)).alias("messaging_charge"),
         (F.sum(F.when(t == "DATA", F.col("volume_kb")).otherwise(0.0)) / 1024.0).alias("data_volume_mb"),
         F.sum(F.when(t == "DATA", 1).otherwise(0)).alias("data_sessions"),
         F.bit_or(F.when(t == "DATA", days_mask(F.dayofmonth("start_time"))).otherwise(0)).alias("_data_days"),
-        F.sum(F.when(t == "DATA", F.col("charge")).otherwise(0.0)).alias("data_charge_usage"))
+        money_sum(F.when(t == "DATA", F.col("charge")).otherwise(0.0)).alias("data_charge_usage"))
 
     keys = u.select("subscriber_id").union(o_wide.select("subscriber_id")).union(msg.select("subscriber_id"))
     if previous is not None:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from inlife.intermediate.common import active_days, days_mask, in_month, safe_div
+from inlife.intermediate.common import active_days, days_mask, in_month, money_sum, safe_div
 
 LD_TYPES = ("LD_INTRA", "LD_INTER", "LD_INTL")
 ROAM_TYPES = ("ROAM_INTRA", "ROAM_INTER", "ROAM_INTL", "VPN_ROAM")
@@ -37,8 +37,10 @@ def voice_monthly(cdr: DataFrame, month: str, call_types: Sequence[str], competi
                      F.dayofweek("start_time").alias("dow")))
 
     def total(cond, what="minutes"):
-        value = F.col("minutes") if what == "minutes" else F.lit(1)
-        return F.sum(F.when(cond, value).otherwise(0))
+        # minutes from whole seconds, summed as integers: the same in any order of rows
+        if what == "minutes":
+            return F.sum(F.when(cond, F.col("duration_sec")).otherwise(0)) / 60.0
+        return F.sum(F.when(cond, F.lit(1)).otherwise(0))
 
     aggs = []
     for ct in call_types:
@@ -53,18 +55,18 @@ def voice_monthly(cdr: DataFrame, month: str, call_types: Sequence[str], competi
     aggs += [
         total(is_mo).cast("double").alias("voice_mo_min"),
         total(~is_mo).cast("double").alias("voice_mt_min"),
-        F.sum("minutes").cast("double").alias("voice_total_min"),
+        (F.sum("duration_sec") / 60.0).alias("voice_total_min"),
         total(is_mo, "calls").cast("long").alias("voice_mo_calls"),
         total(~is_mo, "calls").cast("long").alias("voice_mt_calls"),
         F.count(F.lit(1)).cast("long").alias("voice_total_calls"),
-        F.sum("charge").cast("double").alias("voice_charge"),
+        money_sum("charge").alias("voice_charge"),
         F.bit_or(days_mask(F.col("day"))).alias("_days"),
         total(is_peak).cast("double").alias("voice_peak_min"),
         total(~is_peak).cast("double").alias("voice_offpeak_min"),
         total(F.col("dow").isin(1, 7)).cast("double").alias("voice_weekend_min"),
         total(F.col("day") >= int(late_from_day)).cast("double").alias("_late_min"),
         total(is_ld_mo).cast("double").alias("voice_ld_mo_min"),
-        F.sum(F.when(is_ld_mo, F.col("charge")).otherwise(0)).cast("double").alias("voice_ld_mo_charge"),
+        money_sum(F.when(is_ld_mo, F.col("charge")).otherwise(0)).alias("voice_ld_mo_charge"),
         # calls are billed per started minute: the unit price is over billed minutes (an 8-second call
         # charged one minute's price would otherwise cost 7.5 times that price per minute)
         F.sum(F.when(is_ld_mo, F.ceil(F.col("minutes")))).cast("double").alias("_ld_billed_min"),
