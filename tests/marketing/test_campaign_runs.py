@@ -123,5 +123,7 @@ def test_nightly_run_gives_a_work_order_to_the_subscriber_whose_balance_dropped(
     assert order["subscriber_id"] == 7
     assert [(o["order_id"], o["due_date"], o["policy_id"]) for o in orders] == [
         (order["contact_id"], "2024-04-04", "P_PREPAY100_GET260")]
-    assert "screen_low_month_end_balance" in orders[0]["reasons"]
+    # the manager reads the matrix cell's and the tag's names, not their ids
+    assert orders[0]["reasons"] == ("在网时长<12月, 86<回报率<=100, ARPU<30 -> 预缴100元得260元话费; "
+                                    "月末余额低 (low month-end balance)")
     assert json.loads((folder / "_manifest.json").read_text())["rows"] == 1

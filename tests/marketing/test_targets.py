@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
+from pyspark.testing import assertDataFrameEqual
 
 from inlife.marketing.campaigns import CampaignError, check_expressions, load_campaigns
 from inlife.marketing.targets import DND_SCHEMA, HISTORY_SCHEMA, build_targets, history_rows
@@ -264,3 +265,19 @@ def test_no_target_without_the_contact_key(conf, monkeypatch):
         contact_key(conf)
     monkeypatch.setenv("INLIFE_CONTACT_KEY", "sixteen chars ok")
     assert contact_key(conf) == b"sixteen chars ok"
+
+
+def test_reasons_read_as_text_in_their_order(spark):
+    from inlife.marketing.reasons import readable, reason_texts
+    from inlife.rules.model import Rule, RuleSet
+
+    ruleset = RuleSet(rules=[Rule("retention.r1", "retention", "retention", 10, 0, name="在网<12月 -> 预缴送费"),
+                             Rule("no_name", "retention", "retention", 20, 1)], dimensions={})
+    texts = reason_texts(ruleset)
+    df = spark.createDataFrame([(1, ["retention.r1", "arpu", "no_name", "unknown_code"]), (2, [])],
+                               "id long, reasons array<string>")
+    assertDataFrameEqual(df.select("id", readable(F.col("reasons"), texts).alias("reasons")),
+                         spark.createDataFrame([(1, ["在网<12月 -> 预缴送费",
+                                                     "Revenue of the month before discounts (ARPU)",  # the dictionary's
+                                                     "no_name", "unknown_code"]),
+                                                (2, [])], "id long, reasons array<string>"))

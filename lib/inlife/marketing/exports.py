@@ -4,7 +4,7 @@
     <exports.root>/sms/<batch>/sms_batch.csv                 contact, number, text, window - nothing more
     <exports.root>/front_desk/<batch>/lookup.jsonl           per subscriber: areas in priority order, offers,
                                                              the last 3 months of contacts (the clerk's screen)
-    <exports.root>/customer_manager/<batch>/work_orders.csv  high-value at-risk work orders with reason codes
+    <exports.root>/customer_manager/<batch>/work_orders.csv  high-value at-risk work orders with their reasons
     each folder also holds _manifest.json
 
 Each channel gets the columns it needs and no more: an outbound call centre (often outsourced) gets the
@@ -34,13 +34,10 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from inlife.errors import ConfigError
+from inlife.marketing.reasons import readable
 
 FILES = {"outbound_call": ("call_list.csv", "csv"), "sms": ("sms_batch.csv", "csv"),
          "front_desk": ("lookup.jsonl", "json"), "customer_manager": ("work_orders.csv", "csv")}
-
-
-def _joined(col: str, sep: str = ";"):
-    return F.array_join(F.col(col), sep)
 
 
 def call_list(t: DataFrame) -> DataFrame:
@@ -54,10 +51,12 @@ def sms_batch(t: DataFrame) -> DataFrame:
     return t.select("contact_id", "msisdn", F.col("script").alias("text"), "contact_window").orderBy("contact_id")
 
 
-def work_orders(t: DataFrame) -> DataFrame:
+def work_orders(t: DataFrame, reason_texts: dict[str, str] | None = None) -> DataFrame:
+    """The manager's orders: the reasons as text (``inlife.marketing.reasons``), not as codes."""
+    reasons = F.array_join(readable(F.col("reasons"), reason_texts or {}), "; ")
     return (t.select(F.col("contact_id").alias("order_id"), "msisdn", "campaign_id", "value_tier",
                      "churn_grade", F.round("expected_value", 4).alias("expected_value"), "policy_id", "policy_name",
-                     "policy_group", _joined("reasons").alias("reasons"), "script",
+                     "policy_group", reasons.alias("reasons"), "script",
                      F.col("contact_date").alias("due_date"))
             .orderBy(F.desc("expected_value"), "msisdn"))
 
@@ -197,7 +196,8 @@ def write_channel(frame: DataFrame, dest: Destination, channel: str, batch: str,
 
 
 def export_batch(targets: DataFrame, history: DataFrame | None, dest: Destination, batch: str, channels: list[str],
-                 contact_date: date, meta: dict | None = None, lookback_days: int = 92) -> list[dict]:
+                 contact_date: date, meta: dict | None = None, lookback_days: int = 92,
+                 reason_texts: dict[str, str] | None = None) -> list[dict]:
     """Every channel used in the batch gets its folder (an empty file when nobody was contacted on it)."""
     contacted = targets.where(F.col("contacted")).cache()
     out = []
@@ -209,7 +209,7 @@ def export_batch(targets: DataFrame, history: DataFrame | None, dest: Destinatio
             elif ch == "sms":
                 frame = sms_batch(t)
             elif ch == "customer_manager":
-                frame = work_orders(t)
+                frame = work_orders(t, reason_texts)
             elif ch == "front_desk":
                 frame = front_desk_lookup(t, history, contact_date, lookback_days)
             else:

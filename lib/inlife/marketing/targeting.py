@@ -159,6 +159,7 @@ def run_batch(spark: SparkSession, conf: Config, base: DataFrame, kinds_state: D
               batch_kind: str, month: str, contact_date: date, capacity_days: int, first: date, last: date,
               write_exports: bool = True) -> TargetsResult:
     from inlife.marketing.campaigns import check_expressions
+    from inlife.marketing.reasons import reason_texts
     from inlife.rules.columns import kinds_of
     from inlife.rules.compile import Paths, load_ruleset
 
@@ -198,7 +199,7 @@ def run_batch(spark: SparkSession, conf: Config, base: DataFrame, kinds_state: D
                 written, tables.read(CONTACT_HISTORY), exports.Destination.from_conf(conf), batch, channels,
                 contact_date, {"targets_version": tables.version(TARGETS), "campaigns": [c.id for c in campaigns],
                                "do_not_disturb": opt_outs.manifest()},
-                int(conf.get("campaigns.desk_contacts_days")))
+                int(conf.get("campaigns.desk_contacts_days")), reason_texts(ruleset))
             st.rows = sum(e["rows"] for e in result.exports)
     return result
 
