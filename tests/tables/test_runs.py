@@ -69,8 +69,8 @@ def test_a_run_killed_between_commits_is_rolled_back_by_the_next(spark, conf, tm
 
     # killed after a and b committed: the journal says so, and the lake is half-published
     [journal] = _journals(conf)
-    assert (journal["job"], journal["pending"]["tables"]) == (
-        "publish-abc", [{"table": n, "from_version": before[n]} for n in NAMES])
+    assert (journal["job"], list(journal["pending"].values())) == (
+        "publish-abc", [[{"table": n, "from_version": before[n]} for n in NAMES]])
     assert [tables.read(n).first().x for n in NAMES] == [10, 11, 0]
 
     lines = runs.recover(tables)
@@ -102,8 +102,8 @@ def test_recovery_leaves_what_it_cannot_undo_and_live_runs_alone(spark, conf, en
     journal = runs.Journal(spark, conf)
 
     dead = runs.new_entry("job-dead", {})
-    dead.update(pid_start="0", pending={"group": group, "tables": [
-        {"table": "smoke.a", "from_version": first}, {"table": "smoke.b", "from_version": first}]})
+    dead.update(pid_start="0", pending={group: [{"table": "smoke.a", "from_version": first},
+                                                {"table": "smoke.b", "from_version": first}]})
     live = runs.new_entry("job-live", {})      # this very process: still running
     live["pending"] = dict(dead["pending"])
     foreign = runs.new_entry("job-elsewhere", {})

@@ -115,13 +115,14 @@ def new_entry(job: str | None, parameters: dict[str, Any]) -> dict[str, Any]:
     return {"run_id": f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}", "job": job,
             "parameters": parameters, "host": socket.gethostname(), "pid": os.getpid(),
             "pid_start": _process_start(os.getpid()), "started_at": _now(), "ended_at": None,
-            "status": None, "message": "", "committed": [], "pending": None}
+            "status": None, "message": "", "committed": [], "pending": {}}
 
 
 # -- commits in groups ----------------------------------------------------------------------------------
 def commit_group(tables: Tables, staged: list[StagedWrite]) -> list[CommitResult]:
     """Commit ``staged`` in order as one group: all of them, or (a commit failing, or the process killed
-    and the next run recovering) none."""
+    and the next run recovering) none. Groups may commit side by side (sources ingested on threads): each
+    is its own entry under the journal's ``pending``."""
     journal = Journal(tables.spark, tables.conf)
     with _lock:
         entry = _current
@@ -130,9 +131,9 @@ def commit_group(tables: Tables, staged: list[StagedWrite]) -> list[CommitResult
         entry = new_entry(None, {})
     group = uuid.uuid4().hex
     if entry is not None and len(staged) > 1:
-        entry["pending"] = {"group": group, "tables": [{"table": s.table, "from_version": s.read_version}
-                                                       for s in staged]}
-        journal.save(entry)
+        with _lock:
+            entry["pending"][group] = [{"table": s.table, "from_version": s.read_version} for s in staged]
+            journal.save(entry)
     committed: list[tuple[StagedWrite, CommitResult]] = []
     try:
         for s in staged:
@@ -140,22 +141,23 @@ def commit_group(tables: Tables, staged: list[StagedWrite]) -> list[CommitResult
             committed.append((s, s.commit()))
     except BaseException:
         tables.roll_back(committed)
-        _close_group(journal, entry, [], own)
+        _close_group(journal, entry, group, [], own)
         raise
-    _close_group(journal, entry, committed, own)
+    _close_group(journal, entry, group, committed, own)
     return [result for _, result in committed]
 
 
-def _close_group(journal: Journal, entry: dict[str, Any] | None, committed, own: bool) -> None:
+def _close_group(journal: Journal, entry: dict[str, Any] | None, group: str, committed, own: bool) -> None:
     if entry is None:
         return
-    entry["pending"] = None
-    entry["committed"] += [{"table": r.table, "from_version": s.read_version, "version": r.version}
-                           for s, r in committed]
-    if own:
-        journal.remove(entry)
-    else:
-        journal.save(entry)
+    with _lock:
+        entry["pending"].pop(group, None)
+        entry["committed"] += [{"table": r.table, "from_version": s.read_version, "version": r.version}
+                               for s, r in committed]
+        if own:
+            journal.remove(entry)
+        else:
+            journal.save(entry)
 
 
 # -- recovery -------------------------------------------------------------------------------------------
@@ -179,28 +181,26 @@ def recover(tables: Tables) -> list[str]:
     return lines
 
 
-def _undo_pending(tables: Tables, pending: dict[str, Any] | None) -> str:
-    """Restore every table the interrupted group committed to its version before the group."""
-    if not pending:
-        return ""
+def _undo_pending(tables: Tables, pending: dict[str, list[dict[str, Any]]] | None) -> str:
+    """Restore every table an interrupted group committed to its version before the group."""
     done, left = [], []
-    for t in reversed(pending["tables"]):
-        name, before = t["table"], t["from_version"]
-        if not tables.exists(name):
-            continue
-        now = tables.version(name)
-        start = 0 if before is None else before + 1
-        ours = [tables.engine.commit_group(tables.location(name), v) == pending["group"]
-                for v in range(start, now + 1)]
-        if not any(ours):
-            continue
-        if not all(ours):
-            left.append(f"{name} (another writer committed after the interrupted run)")
-        elif before is None:
-            left.append(f"{name} (created by the interrupted run; the rerun replaces its partitions)")
-        else:
-            tables.restore(name, before)
-            done.append(f"{name} v{now} -> v{before}")
+    for group, listed in (pending or {}).items():
+        for t in reversed(listed):
+            name, before = t["table"], t["from_version"]
+            if not tables.exists(name):
+                continue
+            now = tables.version(name)
+            start = 0 if before is None else before + 1
+            ours = [tables.engine.commit_group(tables.location(name), v) == group for v in range(start, now + 1)]
+            if not any(ours):
+                continue
+            if not all(ours):
+                left.append(f"{name} (another writer committed after the interrupted run)")
+            elif before is None:
+                left.append(f"{name} (created by the interrupted run; the rerun replaces its partitions)")
+            else:
+                tables.restore(name, before)
+                done.append(f"{name} v{now} -> v{before}")
     parts = ([f"rolled back {', '.join(done)}"] if done else []) + ([f"left {', '.join(left)}"] if left else [])
     return "; ".join(parts)
 
@@ -232,8 +232,8 @@ def _end(tables: Tables, journal: Journal, entry: dict[str, Any], status: str) -
     global _current
     with _lock:
         _current = None
-    entry["status"], entry["ended_at"] = status, _now()
-    journal.save(entry)       # should the row not be written, the next run records it from here
+        entry["status"], entry["ended_at"] = status, _now()
+        journal.save(entry)       # should the row not be written, the next run records it from here
     try:
         _record(tables, entry, status)
     except Exception as exc:  # the job's own outcome stands; the next run records this one
