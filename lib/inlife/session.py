@@ -77,8 +77,8 @@ def build_session(conf: Config, app_name: str | None = None, verbose: bool = Fal
             .config("spark.ui.enabled", str(sc["ui_enabled"]).lower())
             .config("spark.sql.session.timeZone", sc["timezone"])
             # Quiet start-up: the log4j2 file sets WARN before the JVM prints anything.
-            .config("spark.driver.extraJavaOptions", JVM_OPTIONS)
-            .config("spark.executor.extraJavaOptions", JVM_OPTIONS)
+            .config("spark.driver.extraJavaOptions", jvm_options(conf))
+            .config("spark.executor.extraJavaOptions", jvm_options(conf))
         )
         for key, value in SESSION_CONF.items():
             builder = builder.config(key, value)
@@ -91,6 +91,11 @@ def build_session(conf: Config, app_name: str | None = None, verbose: bool = Fal
         spark.conf.set(key, value)
     spark.sparkContext.setLogLevel("INFO" if verbose else sc["log_level"])
     return spark
+
+
+def jvm_options(conf: Config) -> str:
+    """The JVM flags of a session inlife starts: its own, then ``spark.jvm_options``."""
+    return " ".join(x for x in (JVM_OPTIONS, conf.get("spark.jvm_options")) if x)
 
 
 def delta_jars(conf: Config) -> list[str]:
@@ -173,7 +178,7 @@ def _metastore_settings(conf: Config) -> dict[str, str]:
         "spark.sql.warehouse.dir": str(folder / "warehouse"),
         "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={folder / 'derby'};create=true",
         # Derby writes its log beside the database, not into the working folder
-        "spark.driver.extraJavaOptions": f"{JVM_OPTIONS} -Dderby.stream.error.file={folder / 'derby.log'}",
+        "spark.driver.extraJavaOptions": f"{jvm_options(conf)} -Dderby.stream.error.file={folder / 'derby.log'}",
     }
 
 
