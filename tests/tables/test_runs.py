@@ -19,7 +19,7 @@ NAMES = ["smoke.a", "smoke.b", "smoke.c"]
 RECORD = ["job", "parameters", "status", "message", "tables"]
 
 CHILD = textwrap.dedent("""
-    import os, signal, sys
+    import json, os, signal, sys
     from inlife.config import load_config
     from inlife.session import build_session
     from inlife.tables import Tables, base
@@ -35,9 +35,9 @@ CHILD = textwrap.dedent("""
     base.BEFORE_COMMIT_HOOKS.append(killed_before_c)
     with recorded(spark, conf, "publish-abc", {"month": "2024-01"}):
         frames = [spark.createDataFrame([(1, "2024-01", 10 + k)], "id long, month string, x long") for k in range(3)]
-        tables.commit([tables.stage(n, f, "overwrite_partitions") for n, f in zip(%r, frames)])
+        tables.commit([tables.stage(n, f, "overwrite_partitions") for n, f in zip(json.loads(sys.argv[2]), frames)])
     print("the kill did not happen")
-""" % NAMES)
+""")
 
 
 def _frame(spark, x):
@@ -63,7 +63,7 @@ def test_a_run_killed_between_commits_is_rolled_back_by_the_next(spark, conf, tm
     script = tmp_path / "child.py"
     script.write_text(CHILD)
     env = dict(os.environ, PYTHONPATH=str(ROOT / "lib"))
-    child = subprocess.run([sys.executable, str(script), conf.path("lake.root")], env=env, cwd=ROOT,
+    child = subprocess.run([sys.executable, str(script), conf.path("lake.root"), json.dumps(NAMES)], env=env, cwd=ROOT,
                            capture_output=True, text=True, timeout=300)
     assert child.returncode == -9, child.stdout + child.stderr
 
