@@ -28,6 +28,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 def demo(spark, base_conf, tmp_path_factory):
     from inlife.demo import DemoRun, run_demo
     from inlife.models import registry
+    from inlife.tables.runs import recorded
 
     tmp = tmp_path_factory.mktemp("end_to_end")
     overrides = {
@@ -47,7 +48,8 @@ def demo(spark, base_conf, tmp_path_factory):
     }
     conf = base_conf.with_overrides(overrides)
     started = time.time()
-    run_demo(spark, conf, DemoRun(SUBSCRIBERS, len(MONTHS), MONTHS[0], 42, ("churn",)))
+    with recorded(spark, conf, "demo", {"subscribers": SUBSCRIBERS}):    # as `inlife demo` runs it
+        run_demo(spark, conf, DemoRun(SUBSCRIBERS, len(MONTHS), MONTHS[0], 42, ("churn",)))
     print(f"\n[end to end] demo with {SUBSCRIBERS} subscribers: {time.time() - started:.0f}s")
     assert registry.champion(registry.client(conf), "churn") is not None, "no churn champion"
     return conf, overrides
@@ -82,6 +84,18 @@ def test_the_demo_writes_every_declared_table(demo):
     sources = load_sources(conf).order
     declared = (set(CATALOGUE) - {SMOKE_EVENTS}) | {raw(s) for s in sources} | {quarantine(s) for s in sources}
     assert written_tables(conf) == sorted(declared)
+
+
+def test_the_demo_is_one_succeeded_run_naming_the_tables_it_committed(demo, spark):
+    from inlife.tables import Tables
+    from inlife.tables.catalogue import RUNS, TARGETS
+
+    conf = demo[0]
+    [run] = Tables(spark, conf).read(RUNS).collect()
+    assert (run.job, json.loads(run.parameters), run.status, run.message) == (
+        "demo", {"subscribers": SUBSCRIBERS}, "succeeded", None)
+    committed = {t.table for t in run.tables}
+    assert TARGETS in committed and committed <= set(written_tables(conf))
 
 
 def test_quarantine_holds_exactly_the_planted_bad_rows(demo, spark):
