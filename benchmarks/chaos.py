@@ -31,8 +31,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from compare_lakes import compare, tables_of  # noqa: E402
 
+from inlife.tables.catalogue import RUNS  # noqa: E402
+
 IGNORE = {"changed_at"}                  # marketing.rules: when the rule was last compiled
-OWN_RECORD = {"ops.runs"}
+OWN_RECORD = {RUNS}
 
 
 def inlife(work: Path, lake: str, *args: str) -> list[str]:
