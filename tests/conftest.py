@@ -50,8 +50,14 @@ def spark(base_conf):
 
 @pytest.fixture
 def conf(base_conf, tmp_path):
-    """Configuration with a lake, landing area and stores of this test's own."""
+    """Configuration with a lake, landing area and stores of this test's own, on the delta-rs engine.
+
+    A test's tables are tiny, and a delta-spark commit costs about a second of Spark jobs whatever the size:
+    tests of transforms and jobs run on delta-rs, while the session keeps the Delta jars so that a test
+    may ask for delta-spark (the engine contract, atomicity, catalog and interoperability tests run both
+    engines) and the end-to-end module runs the demo on the default engine."""
     return base_conf.with_overrides({
+        "lake.engine": "delta-rs",
         "lake.root": str(tmp_path / "lake"),
         "landing.root": str(tmp_path / "landing"),
         "truth.root": str(tmp_path / "truth"),

@@ -78,7 +78,7 @@ def lake(spark, base_conf, tmp_path_factory):
     # this module quick (Great Expectations costs more than these tiny builds).
     conf = base_conf.with_overrides({"lake.root": str(tmp_path_factory.mktemp("build") / "lake"),
                                      "quality.data_docs_dir": str(tmp_path_factory.mktemp("docs")),
-                                     "quality.enabled": False})
+                                     "quality.enabled": False, "lake.engine": "delta-rs"})
     tables = Tables(spark, conf)
     seed_raw(spark, tables, RAW)
     build_months(spark, conf, ["2024-02", "2024-03"])
