@@ -74,3 +74,12 @@ def campaign(id_: str, channels: str = "[outbound_call]", holdout: float = 0.0, 
 
 
 DAY = dt.date(2024, 4, 1)
+
+
+def clock(df):
+    """``df`` with its timestamps as the operator's clock (the session's time zone) reads them, to compare
+    with hand-written times."""
+    from pyspark.sql import functions as F
+
+    return df.select(*[F.date_format(c, "yyyy-MM-dd HH:mm").alias(c) if t == "timestamp" else F.col(c)
+                       for c, t in df.dtypes])

@@ -10,12 +10,13 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from pyspark.testing import assertDataFrameEqual
 
 from inlife.tables.catalogue import (BALANCES, CAMPAIGN_RESULTS, CONTACT_HISTORY, CUSTOMER_VIEW, RECHARGES, SUBSCRIBERS,
-                                     TAGS_DAILY, TARGETS, UPLIFT_CURVE, raw)
+                                     TAGS_DAILY, TARGETS, UPLIFT_CURVE, WORK_ORDER_EVENTS, WORK_ORDERS, raw)
 from inlife.unified.dictionary import view_columns
 from tests.intermediate.rawframes import raw_frame
-from tests.marketing.frames import campaign, campaigns_file
+from tests.marketing.frames import campaign, campaigns_file, clock
 from tests.rules.stateframes import state_frame
 
 MONTH = "2024-03"
@@ -127,3 +128,13 @@ def test_nightly_run_gives_a_work_order_to_the_subscriber_whose_balance_dropped(
     assert orders[0]["reasons"] == ("在网时长<12月, 86<回报率<=100, ARPU<30 -> 预缴100元得260元话费; "
                                     "月末余额低 (low month-end balance)")
     assert json.loads((folder / "_manifest.json").read_text())["rows"] == 1
+    # the order is kept with its status: issued the morning it is worked, due at that day's end (the
+    # operator's clock)
+    orders, events = (clock(tables.read(t)) for t in (WORK_ORDERS, WORK_ORDER_EVENTS))
+    assertDataFrameEqual(orders, spark.createDataFrame(
+        [(order["contact_id"], day, 7, order["msisdn"], "DAILY", "customer_manager", order["rank"],
+          "P_PREPAY100_GET260", order["policy_name"], order["reasons"], "2024-04-04 00:00", "2024-04-05 00:00",
+          "issued", "2024-04-04 00:00")], orders.schema))
+    assertDataFrameEqual(events, spark.createDataFrame(
+        [(day, order["contact_id"], "2024-04-04 00:00", None, "issued", None, None, None, None, None)],
+        events.schema))

@@ -80,7 +80,7 @@ def test_a_lifecycle_naming_unknown_statuses_is_refused(conf, tmp_path):
     bad = tmp_path / "conf"
     bad.mkdir()
     (bad / "work_orders.yaml").write_text(
-        "results: {ACCEPT: acepted}\nmoves: {issued: [accepted, escalated, expired], escalated: [expired]}\n"
+        "channels: [customer_manager]\nresults: {ACCEPT: acepted}\nmoves: {issued: [accepted, escalated, expired], escalated: [expired]}\n"
         "expire_after_hours: 1\nescalate_after_hours: 2\n", encoding="utf-8")
     conf = conf.with_overrides({"campaigns.work_orders_file": str(bad / "work_orders.yaml")})
     with pytest.raises(ConfigError, match=r"work_orders\.yaml: .*results: status\(es\) acepted appear in no move"):

@@ -29,6 +29,7 @@ MOVE_COLUMNS = [*FEEDBACK_COLUMNS, "from_status", "status", "reason"]
 
 
 class _File(Schema):
+    channels: list[str] = Field(min_length=1)
     results: dict[str, str]
     moves: dict[str, list[str]]
     needs_churn_reason: list[str] = []
@@ -53,6 +54,7 @@ class _File(Schema):
 
 @dataclass(frozen=True)
 class Lifecycle:
+    channels: tuple[str, ...]
     results: dict[str, str]
     moves: dict[str, tuple[str, ...]]
     needs_churn_reason: tuple[str, ...]
@@ -60,16 +62,24 @@ class Lifecycle:
     expire_after_hours: float
 
     @property
+    def statuses(self) -> tuple[str, ...]:
+        return tuple(sorted(set(self.moves) | {s for to in self.moves.values() for s in to}))
+
+    @property
     def final(self) -> tuple[str, ...]:
         """Statuses with no move out."""
-        everything = set(self.moves) | {s for to in self.moves.values() for s in to}
-        return tuple(sorted(s for s in everything if not self.moves.get(s)))
+        return tuple(s for s in self.statuses if not self.moves.get(s))
+
+    def suite_parameters(self) -> dict[str, list[str]]:
+        """The values the work-order suites check against (expectations/marketing/work_order*.json)."""
+        return {"statuses": list(self.statuses), "channels": list(self.channels)}
 
 
 def load_lifecycle(conf: Config) -> Lifecycle:
     path = Path(conf.conf_dir) / conf.get("campaigns.work_orders_file")
     doc = read(_File, path, "work-order lifecycle")
-    return Lifecycle(dict(doc.results), {k: tuple(v) for k, v in doc.moves.items()}, tuple(doc.needs_churn_reason),
+    return Lifecycle(tuple(doc.channels), dict(doc.results), {k: tuple(v) for k, v in doc.moves.items()},
+                     tuple(doc.needs_churn_reason),
                      float(doc.escalate_after_hours), float(doc.expire_after_hours))
 
 

@@ -19,14 +19,16 @@ from pyspark.sql import functions as F
 from inlife.config import Config
 from inlife.errors import TableError
 from inlife.marketing import exports
+from inlife.marketing import work_orders as wo
 from inlife.marketing.campaigns import CampaignConfig, CampaignError, load_campaigns
+from inlife.marketing.lifecycle import Lifecycle, load_lifecycle
 from inlife.marketing.targets import DND_SCHEMA, build_targets, history_rows
 from inlife.months import add_months, check_month, month_end, month_start
 from inlife.progress import stage
 from inlife.publish import Publication
 from inlife.tables import Tables
 from inlife.tables.catalogue import (BALANCES, CONTACT_HISTORY, CUSTOMER_VIEW, MODEL_SCORES, RECHARGES, RECOMMENDATIONS,
-                                     SERVICE_CONTACTS, TAGS_DAILY, TARGETS)
+                                     SERVICE_CONTACTS, TAGS_DAILY, TARGETS, WORK_ORDER_EVENTS, WORK_ORDERS)
 
 
 @dataclass
@@ -164,6 +166,7 @@ def run_batch(spark: SparkSession, conf: Config, base: DataFrame, kinds_state: D
     from inlife.rules.compile import Paths, load_ruleset
 
     cfg = campaign_config(conf)
+    lc = load_lifecycle(conf)
     tables = Tables(spark, conf)
     ruleset, _ = load_ruleset(Paths.from_conf(conf), conf.get("rules.params"))
     kinds = kinds_of(kinds_state.schema)
@@ -183,6 +186,9 @@ def run_batch(spark: SparkSession, conf: Config, base: DataFrame, kinds_state: D
         with Publication(tables, conf, workers=int(conf.get("run.parallel_tables")), batch=batch) as pub:
             pub.add(TARGETS, targets)
             pub.add(CONTACT_HISTORY, history_rows(targets))
+            events, orders = _work_orders(spark, tables, lc, targets, batch, contact_date)
+            pub.add(WORK_ORDER_EVENTS, events, parameters=lc.suite_parameters())
+            pub.add(WORK_ORDERS, orders, parameters=lc.suite_parameters())
     finally:
         targets.unpersist()
     result.published = pub.results
@@ -202,6 +208,23 @@ def run_batch(spark: SparkSession, conf: Config, base: DataFrame, kinds_state: D
                 int(conf.get("campaigns.desk_contacts_days")), reason_texts(ruleset))
             st.rows = sum(e["rows"] for e in result.exports)
     return result
+
+
+def _work_orders(spark: SparkSession, tables: Tables, lc: Lifecycle, targets: DataFrame, batch: str,
+                 contact_date: date) -> tuple[DataFrame, DataFrame]:
+    """The batch's work-order events and every order's state after them. Its timers run as of the morning
+    the batch is worked, so that a rerun makes the same moves."""
+    def others(table: str, schema) -> DataFrame:
+        if not tables.exists(table):
+            return spark.createDataFrame([], schema)
+        return tables.read(table).where(F.col("batch") != batch).select(*schema.fieldNames())
+
+    new = wo.new_orders(targets, lc)
+    earlier_orders, earlier_events = others(WORK_ORDERS, wo.ORDER_SCHEMA), others(WORK_ORDER_EVENTS, wo.EVENT_SCHEMA)
+    events = wo.batch_events(new, earlier_orders, earlier_events, lc, batch,
+                             F.lit(contact_date.isoformat()).cast("timestamp"))
+    orders = wo.current(earlier_orders.unionByName(new), earlier_events.unionByName(events.drop("batch")))
+    return events, orders
 
 
 def targets_month(spark: SparkSession, conf: Config, month: str, state: DataFrame | None = None,

@@ -134,6 +134,11 @@ TARGETS = declare("marketing.targets", "who each campaign selects, holds out and
                   ("batch",), "inlife.marketing.targeting.run_batch")
 CONTACT_HISTORY = declare("marketing.contact_history", "every contact made, for the contact limits",
                           ("batch",), "inlife.marketing.targeting.run_batch")
+WORK_ORDER_EVENTS = declare("marketing.work_order_events", "every change of a work order's status, by the "
+                            "batch that made it (conf/work_orders.yaml)", ("batch",),
+                            "inlife.marketing.targeting.run_batch")
+WORK_ORDERS = declare("marketing.work_orders", "every work order with its owner channel, due time and status now",
+                      (), "inlife.marketing.targeting.run_batch", mode=OVERWRITE)
 
 # -- evaluation -----------------------------------------------------------------------------------------
 CAMPAIGN_RESULTS = declare("evaluation.campaign_results", "per campaign, channel and cell: response and uplift",
