@@ -93,7 +93,7 @@ def test_the_demo_is_one_succeeded_run_naming_the_tables_it_committed(demo, spar
     conf = demo[0]
     [run] = Tables(spark, conf).read(RUNS).collect()
     assert (run.job, json.loads(run.parameters), run.status, run.message) == (
-        "demo", {"subscribers": SUBSCRIBERS}, "succeeded", None)
+        "demo", {"subscribers": SUBSCRIBERS}, "succeeded", "")
     committed = {t.table for t in run.tables}
     assert TARGETS in committed and committed <= set(written_tables(conf))
 
