@@ -48,7 +48,7 @@ def demo(spark, base_conf, tmp_path_factory):
     }
     conf = base_conf.with_overrides(overrides)
     started = time.time()
-    with recorded(spark, conf, "demo", {"subscribers": SUBSCRIBERS}):    # as `inlife demo` runs it
+    with recorded(spark, conf, "demo", {"subscribers": SUBSCRIBERS}):    # a recorded run, as `inlife demo` is
         run_demo(spark, conf, DemoRun(SUBSCRIBERS, len(MONTHS), MONTHS[0], 42, ("churn",)))
     print(f"\n[end to end] demo with {SUBSCRIBERS} subscribers: {time.time() - started:.0f}s")
     assert registry.champion(registry.client(conf), "churn") is not None, "no churn champion"

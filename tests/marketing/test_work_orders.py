@@ -95,3 +95,12 @@ def test_refused_feedback_leaves_the_status_and_an_escalation_comes_at_the_due_t
     later = wo.batch_events(night.limit(0), night, events, lc, "2024-05-03", at("2024-05-04 00:00"))
     assertDataFrameEqual(clock(later), like(spark, later, [
         ("2024-05-03", "D", "2024-05-04 00:00", "issued", "escalated", None, None, None, "timer", None)]))
+
+    # two nights on it expires; a rerun of the May 3 batch after that one still escalates it on May 4
+    expiry = wo.batch_events(night.limit(0), night, events.unionByName(later.drop("batch")), lc, "2024-05-05",
+                             at("2024-05-06 00:00"))
+    assertDataFrameEqual(clock(expiry), like(spark, expiry, [
+        ("2024-05-05", "D", "2024-05-06 00:00", "escalated", "expired", None, None, None, "timer", None)]))
+    again = wo.batch_events(night.limit(0), night, events.unionByName(expiry.drop("batch")), lc, "2024-05-03",
+                            at("2024-05-04 00:00"))
+    assertDataFrameEqual(clock(again), clock(later))

@@ -158,7 +158,9 @@ def timers(orders: DataFrame, now: Column, lc: Lifecycle) -> DataFrame:
                  & F.array_contains(allowed, _move(F.col("status"), F.lit(EXPIRED))), F.lit(EXPIRED))
           .when((due(lc.escalate_after_hours) <= now)
                 & F.array_contains(allowed, _move(F.col("status"), F.lit(ESCALATED))), F.lit(ESCALATED)))
-    at = F.when(to == EXPIRED, due(lc.expire_after_hours)).otherwise(due(lc.escalate_after_hours))
+    # never dated before the status it leaves: the order's latest event is always its current status
+    at = F.greatest(F.when(to == EXPIRED, due(lc.expire_after_hours)).otherwise(due(lc.escalate_after_hours)),
+                    F.col("status_time"))
     return (orders.where(to.isNotNull())
             .select("order_id", F.lit(None).cast("string").alias("staff_id"), at.alias("event_time"),
                     F.lit(None).cast("string").alias("result_code"), F.lit(None).cast("string").alias("churn_reason"),

@@ -7,7 +7,10 @@ change of status.
 
 A batch's run writes its own partition of the events: the orders it issues, then the moves its timers make by
 ``now`` (an order nobody finished is escalated, then expires: ``inlife.marketing.lifecycle``), replayed against
-the state the other batches' events left. So a rerun of a batch replaces its events and converges.
+the state the other batches' events had left by then. So a rerun of a batch replaces its events with the
+same ones (a rerun that finds no event at all commits nothing and leaves the old partition: runs are
+deterministic, so it had none either). Time moves orders only when a batch runs: timers are part of the
+batches, with the moment each move fell due.
 ``marketing.work_orders`` is the state every event so far leaves each order in, one row per order.
 """
 from __future__ import annotations
@@ -69,8 +72,10 @@ def current(orders: DataFrame, events: DataFrame) -> DataFrame:
 def batch_events(new: DataFrame, earlier_orders: DataFrame, earlier_events: DataFrame, lc: Lifecycle,
                  batch: str, now: Column) -> DataFrame:
     """The batch's partition of marketing.work_order_events: ``new`` orders issued, then the timer moves due
-    by ``now`` of every order (earlier ones in the state ``earlier_events`` left them)."""
+    by ``now`` of every order, in the state the other batches' events up to ``now`` left it (so a rerun of an
+    older batch after newer ones makes the moves it made the first time)."""
+    happened = earlier_events.where(F.col("event_time") <= now).select(*EVENT_COLUMNS)
     state = current(earlier_orders.select(*ORDER_COLUMNS).unionByName(new.select(*ORDER_COLUMNS)),
-                    earlier_events.select(*EVENT_COLUMNS).unionByName(issued(new)))
+                    happened.unionByName(issued(new)))
     return (issued(new).unionByName(timers(state, now, lc).select(*EVENT_COLUMNS))
             .select(F.lit(batch).alias("batch"), *EVENT_COLUMNS))
