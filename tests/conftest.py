@@ -55,7 +55,7 @@ def conf(base_conf, tmp_path):
     A test's tables are tiny, and a delta-spark commit costs about a second of Spark jobs whatever the size:
     tests of transforms and jobs run on delta-rs, while the session keeps the Delta jars so that a test
     may ask for delta-spark (the engine contract, atomicity, catalog and interoperability tests run both
-    engines) and the end-to-end module runs the demo on the default engine."""
+    engines; the end-to-end module reads the demo's tables with delta-spark)."""
     return base_conf.with_overrides({
         "lake.engine": "delta-rs",
         "lake.root": str(tmp_path / "lake"),

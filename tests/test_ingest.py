@@ -108,6 +108,37 @@ def test_every_bad_row_kind_lands_in_quarantine(spark, conf, tables):
     assertDataFrameEqual(kept, [(1, "13900000001", 0.5), (2, "13900000002", 0.5)], checkRowOrder=False)
 
 
+def test_a_local_landing_is_listed_and_read_as_hadoop_reads_it(spark, tmp_path):
+    """A landing root on the local disk is listed and its file heads read by Python; Hadoop's FileSystem
+    (object stores, HDFS) finds the same files under the same paths and the same first lines: a space in a
+    name, hidden files and a folder skipped, \\r\\n and \\r line ends, an empty line, a byte-order mark,
+    gzip, bytes that do not decode, GBK."""
+    import gzip
+
+    from inlife.ingest import landing
+
+    folder = tmp_path / "land ing" / "voice_cdr" / "2024-01-01"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a b.csv").write_bytes("\ufeffh1,h2\r\n1,2\r3,4\n\n5,6".encode())
+    (folder / "c.csv.gz").write_bytes(gzip.compress(b"x|y\n\xff\xfe|z\n"))
+    (folder / "d.csv").write_bytes("号码|金额\n".encode("gbk"))
+    (folder / "_SUCCESS").write_bytes(b"")
+    (folder / ".d.csv.crc").write_bytes(b"crc")
+
+    files = landing.list_batch_files(spark, str(tmp_path / "land ing"), "voice_cdr", D1)
+    uri = landing.qualified(spark, str(folder))
+    assert files == sorted(landing.hadoop_listing(spark, uri, "voice_cdr", D1), key=lambda f: f.relative)
+    assert [(f.relative, f.size) for f in files] == [("voice_cdr/2024-01-01/a b.csv", 22),
+                                                     ("voice_cdr/2024-01-01/c.csv.gz", 29),
+                                                     ("voice_cdr/2024-01-01/d.csv", 10)]
+    heads = {f.relative[-8:]: (landing.head_lines(spark, f.path, enc, 10), landing.hadoop_head(spark, f.path, enc, 10))
+             for f, enc in zip(files, ("UTF-8", "UTF-8", "GBK"))}
+    assert heads == {"/a b.csv": (["\ufeffh1,h2", "1,2", "3,4", "", "5,6"],) * 2,
+                     "c.csv.gz": (["x|y", "\ufffd\ufffd|z"],) * 2,
+                     "01/d.csv": (["号码|金额"],) * 2}
+    assert landing.head_lines(spark, files[0].path, "UTF-8", 2) == ["\ufeffh1,h2", "1,2"]
+
+
 def test_unknown_subscriber_check_broadcasts_up_to_the_configured_size(spark, conf, tables):
     """Up to ingest.broadcast_known_max known subscribers the check ships them to the tasks (no shuffle of the
     records), above it a shuffle join; both classify alike. Spark's own broadcast is off here, so the plan

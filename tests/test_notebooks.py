@@ -32,7 +32,8 @@ def test_campaign_uplift_without_its_tables_and_on_every_level(spark, base_conf,
     from inlife.tables import Tables
 
     with_tables = {"lake.root": str(tmp_path / "lake")}
-    tables = Tables(spark, base_conf.with_overrides(with_tables))
+    # written on delta-rs (cheaper commits), read by the notebook on its default engine
+    tables = Tables(spark, base_conf.with_overrides({**with_tables, "lake.engine": "delta-rs"}))
     results, curve = synthetic_evaluation("2024-03")
     tables.overwrite(CAMPAIGN_RESULTS, spark.createDataFrame(*results), partition_by=["month"])
     tables.overwrite(UPLIFT_CURVE, spark.createDataFrame(*curve), partition_by=["month"])

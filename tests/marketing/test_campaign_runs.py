@@ -41,7 +41,7 @@ def lake(spark, base_conf, tmp_path_factory):
     conf = base_conf.with_overrides({
         "lake.root": str(tmp / "lake"), "landing.root": str(tmp / "landing"), "truth.root": str(tmp / "truth"),
         "quality.data_docs_dir": str(tmp / "docs"), "campaigns.exports_root": str(tmp / "exports"),
-        "campaigns.file": str(cfile)})
+        "campaigns.file": str(cfile), "lake.engine": "delta-rs"})
     (tmp / "landing").mkdir()
     (tmp / "landing" / "do_not_disturb.csv").write_text("subscriber_id,channel,reason\n", encoding="utf-8")
     tables = Tables(spark, conf)

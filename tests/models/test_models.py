@@ -49,7 +49,8 @@ def story(spark, base_conf, tmp_path_factory):
     # The synthetic specs train with class weights (inflated probabilities), so this story grades churn at
     # the seed's higher threshold, not the shipped default made for calibrated probabilities.
     conf = base_conf.with_overrides({"lake.root": str(tmp / "lake"), "models.specs_dir": str(tmp / "specs"),
-                                     "quality.data_docs_dir": str(tmp / "docs"), "models.churn_abnormal_score": 32.0})
+                                     "quality.data_docs_dir": str(tmp / "docs"), "models.churn_abnormal_score": 32.0,
+                                     "lake.engine": "delta-rs"})
     tables = Tables(spark, conf)
     synth.write_tables(spark, tables)
     specs = tmp / "specs"
