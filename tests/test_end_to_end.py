@@ -46,9 +46,9 @@ def demo(spark, base_conf, tmp_path_factory):
         "generator.bad_row_rate": 0.02,
         "ingest.max_bad_row_rate": 0.5,
         "ingest.parallel_sources": 2,     # the side-by-side path (the local default is one by one)
-        # The demo's hundred-odd commits of tables of a few hundred rows: a delta-spark commit costs about a
-        # second of Spark jobs whatever its size, which is a third of this module's time. The engines'
-        # own tests (tests/tables/) run both; here delta-spark reads what delta-rs wrote, every table.
+        # The demo's hundred-odd commits of tables of a few hundred rows go through delta-rs, as the tests
+        # of transforms and jobs do (the `conf` fixture says why); the engines' own tests (tests/tables/)
+        # run both, and here delta-spark reads every table delta-rs wrote.
         "lake.engine": "delta-rs",
     }
     conf = base_conf.with_overrides(overrides)
